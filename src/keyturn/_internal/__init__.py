@@ -1,0 +1,1 @@
+"""Helpers with no stability promise. Import from here only inside keyturn."""

@@ -1,0 +1,363 @@
+"""Command-line interface: argument parsing and wiring only (no logic lives here).
+
+Results go to stdout, progress and errors to stderr. Errors are one line; a traceback
+only with ``--debug``. Exit codes (DESIGN.md): 0 ok, 1 a check failed, 2 usage or
+manifest error, 3 conflict, 4 a service failed after retries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+from keyturn import __version__, gha
+from keyturn.errors import ExitCode, KeyturnError, UsageError
+
+ENV_TABLE = {
+    "KEYTURN_MANIFEST": "manifest path (default keyturn.yml)",
+    "KEYTURN_DEBUG": "true: tracebacks on errors",
+    "KEYTURN_QUIET": "true: no progress lines on stderr",
+}
+
+EPILOG = """\
+exit codes: 0 ok · 1 a check failed (validation, smoke, findings, audit) · 2 usage or
+manifest error · 3 conflict (rotation in progress) · 4 a service failed after retries
+
+environment: VAULT_ADDR, VAULT_TOKEN, GITHUB_TOKEN, GITHUB_API_URL as usual;
+KEYTURN_MANIFEST, KEYTURN_DEBUG, KEYTURN_QUIET; KEYTURN_AUDIT_KEY_V<n> and
+KEYTURN_AUDIT_KEY_ACTIVE_VERSION sign the audit log.
+"""
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() == "true":
+        return True
+    if raw.lower() == "false":
+        return False
+    raise UsageError(f"{name} must be true or false, not {raw!r}")
+
+
+def _manifest_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", "-m", metavar="FILE", default=os.environ.get("KEYTURN_MANIFEST", "keyturn.yml"),
+                   help="manifest file (default: $KEYTURN_MANIFEST or keyturn.yml)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keyturn",
+        description="Rotate secrets (Vault/OpenBao → files, GitHub secrets) with checks, rollback and an "
+        "audit log; scan code for leaked secrets.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"keyturn {__version__}")
+    parser.add_argument("--debug", action="store_true", default=None, help="show tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("rotate", help="rotate secrets now (or those past max_age with --due)",
+                       description="Create, verify, promote, distribute and smoke-check a new version of "
+                       "each named secret. Re-running resumes an interrupted rotation.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="secrets from the manifest")
+    _manifest_arg(p)
+    p.add_argument("--due", action="store_true", help="only secrets older than their policy.max_age "
+                   "(all secrets when no NAME is given)")
+    p.add_argument("--mode", choices=["scheduled", "emergency"], default="scheduled",
+                   help="emergency: grace 0, previous versions revoked at once, --reason required")
+    p.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit log and evidence)")
+    p.add_argument("--dry-run", action="store_true", default=None,
+                   help="print the plan (secrets, stores, targets, entries) and change nothing")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="result format on stdout")
+
+    p = sub.add_parser("finalize", help="retire PREVIOUS versions whose grace window has ended")
+    p.add_argument("names", nargs="*", metavar="NAME", help="default: every secret in the manifest")
+    _manifest_arg(p)
+    p.add_argument("--force", action="store_true", help="retire even inside the grace window")
+
+    p = sub.add_parser("rollback", help="make PREVIOUS the CURRENT version again (during grace)")
+    p.add_argument("name", metavar="NAME")
+    _manifest_arg(p)
+    p.add_argument("--reason", metavar="TEXT")
+
+    p = sub.add_parser("status", help="ages, due and in-flight rotations (metadata only, never values)")
+    _manifest_arg(p)
+    p.add_argument("--format", choices=["table", "json", "markdown", "prometheus"], default="table")
+
+    p = sub.add_parser("plan", help="what would rotate; --format matrix for a GitHub Actions matrix")
+    _manifest_arg(p)
+    p.add_argument("--due", action="store_true")
+    p.add_argument("--format", choices=["json", "matrix", "text"], default="json")
+
+    p = sub.add_parser("validate", help="run a secret's validate and smoke checks against CURRENT")
+    p.add_argument("name", metavar="NAME")
+    _manifest_arg(p)
+
+    p = sub.add_parser("audit", help="audit log tools")
+    asub = p.add_subparsers(dest="audit_command", metavar="SUBCOMMAND")
+    asub.required = True
+    v = asub.add_parser("verify", help="verify the hash chain; exit 1 naming the first bad line")
+    v.add_argument("--log", metavar="FILE", help="default: the manifest's audit.log, else "
+                   "logs/security_audit.jsonl")
+    _manifest_arg(v)
+    v.add_argument("--expect-count", type=int, metavar="N", help="fail if fewer records (truncation)")
+    v.add_argument("--expect-head", metavar="DIGEST", help="fail unless this digest is in the chain")
+
+    p = sub.add_parser("manifest", help="manifest tools")
+    msub = p.add_subparsers(dest="manifest_command", metavar="SUBCOMMAND")
+    msub.required = True
+    s = msub.add_parser("schema", help="print the manifest's JSON Schema (for editors)")
+    s.add_argument("--output", "-o", metavar="FILE")
+    c = msub.add_parser("check", help="validate a manifest and exit")
+    _manifest_arg(c)
+
+    try:
+        from keyturn.scan import cli as scan_cli
+    except ImportError:
+        p = sub.add_parser("scan", help="scan for leaked secrets (needs keyturn[scan])")
+        p.set_defaults(scan_missing=True)
+    else:
+        scan_cli.add_parser(sub)
+    return parser
+
+
+def _runtime(args: argparse.Namespace) -> Any:
+    from keyturn.manifest import load_manifest
+    from keyturn.rotation.context import Progress, Runtime
+
+    return Runtime(load_manifest(args.manifest), dict(os.environ), Progress(quiet=bool(args.quiet)))
+
+
+def _names(rt: Any, names: Sequence[str]) -> list[str]:
+    for n in names:
+        rt.secret(n)  # raises ManifestError naming the known secrets
+    return list(dict.fromkeys(names)) or list(rt.manifest.model.secrets)
+
+
+def _worst(codes: list[int]) -> int:
+    order = [ExitCode.SERVICE, ExitCode.CONFLICT, ExitCode.USAGE, ExitCode.CHECK_FAILED]
+    for code in order:
+        if code in codes:
+            return int(code)
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from keyturn.rotation import planning, render
+    from keyturn.rotation.engine import rotate
+
+    if not args.names and not args.due:
+        raise UsageError("name the secrets to rotate (keyturn rotate NAME...), or pass --due")
+    if args.mode == "emergency" and not (args.reason or "").strip():
+        raise UsageError("--mode emergency needs --reason TEXT (it is audited)")
+    rt = _runtime(args)
+    names = _names(rt, args.names)
+    if args.due:
+        names = planning.due_secrets(rt, names)
+    dry = args.dry_run if args.dry_run is not None else env_bool("KEYTURN_DRY_RUN")
+    if dry:
+        items = [planning.plan_item(rt, n, args.mode) for n in names]
+        sys.stdout.write(render.plan_json(items) if args.format == "json" else render.plan_text(items))
+        return 0
+    if not names:
+        rt.progress.step("keyturn", "nothing is due")
+    results: list[dict[str, Any]] = []
+    codes: list[int] = []
+    for name in names:
+        try:
+            o = rotate(rt, name, mode=args.mode, reason=args.reason)
+            results.append({"secret": name, "status": o.status, "rotation_id": o.rotation_id,
+                            "version": o.version, "previous": o.previous, "evidence": o.evidence})
+        except KeyturnError as exc:
+            codes.append(int(exc.exit_code))
+            results.append({"secret": name, "status": "failed", "exit_code": int(exc.exit_code),
+                            "error": str(exc)})
+            sys.stderr.write(f"keyturn: error: {exc}\n")
+    if args.format == "json":
+        sys.stdout.write(json.dumps({"version": 1, "results": results}, indent=2) + "\n")
+    else:
+        for r in results:
+            if r["status"] == "failed":
+                sys.stdout.write(f"{r['secret']}: FAILED (exit {r['exit_code']})\n")
+            else:
+                sys.stdout.write(f"{r['secret']}: {r['status']} — version {r['version']} CURRENT "
+                                 f"(previous {r['previous'] or 'none'}), rotation {r['rotation_id']}\n")
+    _actions_report(results)
+    return _worst(codes)
+
+
+def _actions_report(results: list[dict[str, Any]]) -> None:
+    gha.set_output("rotation-ids", " ".join(r.get("rotation_id", "") for r in results if r.get("rotation_id")))
+    gha.set_output("status", "failed" if any(r["status"] == "failed" for r in results) else "ok")
+    if results:
+        rows = "".join(
+            f"| {r['secret']} | {r['status']} | {r.get('version', '') or '-'} | {r.get('previous', '') or '-'} "
+            f"| {r.get('rotation_id', '') or '-'} |\n" for r in results)
+        gha.append_summary("### keyturn rotate\n\n| secret | status | version | previous | rotation |\n"
+                           "|---|---|---|---|---|\n" + rows)
+
+
+def cmd_finalize(args: argparse.Namespace) -> int:
+    from keyturn.rotation.lifecycle import finalize
+
+    rt = _runtime(args)
+    codes = []
+    for name in _names(rt, args.names):
+        try:
+            o = finalize(rt, name, force=args.force)
+            sys.stdout.write(f"{name}: {o.status}{' — ' + o.message if o.message else ''}"
+                             f"{' (retired ' + o.previous + ')' if o.status == 'retired' else ''}\n")
+        except KeyturnError as exc:
+            codes.append(int(exc.exit_code))
+            sys.stderr.write(f"keyturn: error: {exc}\n")
+    return _worst(codes)
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from keyturn.rotation.lifecycle import rollback
+
+    rt = _runtime(args)
+    rt.secret(args.name)
+    o = rollback(rt, args.name, reason=args.reason)
+    sys.stdout.write(f"{args.name}: rolled back — {o.message}\n")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from keyturn.rotation import planning, render
+
+    rt = _runtime(args)
+    rows = [planning.status_row(rt, n) for n in rt.manifest.model.secrets]
+    fmt = {"table": render.status_table, "json": render.status_json, "markdown": render.status_markdown,
+           "prometheus": render.status_prometheus}[args.format]
+    sys.stdout.write(fmt(rows))
+    gha.append_summary(render.status_markdown(rows))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from keyturn.rotation import planning, render
+
+    rt = _runtime(args)
+    names = list(rt.manifest.model.secrets)
+    if args.due:
+        names = planning.due_secrets(rt, names)
+    if args.format == "matrix":
+        matrix = planning.matrix(names)
+        sys.stdout.write(json.dumps(matrix) + "\n")
+        gha.set_output("matrix", json.dumps(matrix))
+        gha.set_output("count", str(len(names)))
+        return 0
+    items = [planning.plan_item(rt, n, "scheduled") for n in names]
+    sys.stdout.write(render.plan_json(items) if args.format == "json" else render.plan_text(items))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    sc = rt.secret(args.name)
+    store = rt.store_for(args.name)
+    ref = rt.ref(args.name)
+    state = store.describe(ref)
+    if not state.exists or not state.current:
+        raise UsageError(f"{args.name}: no CURRENT version in {store.label} {sc.path} — rotate it first")
+    value = store.read(ref, state.current)
+    failed = 0
+    for check in rt.checks(list(sc.validate_) + list(sc.smoke)):
+        result = check.run(args.name, value)
+        failed += not result.ok
+        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})\n")
+    return int(ExitCode.CHECK_FAILED) if failed else 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from keyturn.audit import Keyring, verify_log
+
+    path = args.log
+    if not path:
+        from keyturn.manifest import load_manifest
+
+        if os.path.exists(args.manifest):
+            m = load_manifest(args.manifest)
+            path = str(m.resolve(m.model.audit.log))
+        else:
+            path = "logs/security_audit.jsonl"
+    report = verify_log(path, Keyring.from_env(dict(os.environ)), expect_head=args.expect_head,
+                        expect_count=args.expect_count)
+    if report.warning:
+        sys.stderr.write(f"warning: {report.warning}\n")
+    if not report.ok:
+        report.raise_for_failure()
+    sys.stdout.write(f"{path}: ok — {report.records} record(s), chain intact, head {report.head}\n")
+    return 0
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from keyturn import manifest
+
+    if args.manifest_command == "schema":
+        text = manifest.schema_json()
+        if args.output:
+            from keyturn._internal.atomic import write_atomic
+
+            write_atomic(args.output, text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    m = manifest.load_manifest(args.manifest)
+    sys.stdout.write(f"{m.path}: ok — {len(m.model.secrets)} secret(s), {len(m.model.stores)} store(s)\n")
+    return 0
+
+
+COMMANDS = {
+    "rotate": cmd_rotate, "finalize": cmd_finalize, "rollback": cmd_rollback, "status": cmd_status,
+    "plan": cmd_plan, "validate": cmd_validate, "audit": cmd_audit, "manifest": cmd_manifest,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    debug = False
+    try:
+        debug = args.debug if args.debug is not None else env_bool("KEYTURN_DEBUG")
+        if args.quiet is None:
+            args.quiet = env_bool("KEYTURN_QUIET")
+        if args.command == "scan":
+            if getattr(args, "scan_missing", False):
+                raise UsageError("scan needs the scanner extra: pip install 'keyturn[scan]'")
+            from keyturn.scan import cli as scan_cli
+
+            return int(scan_cli.run(args))
+        return int(COMMANDS[args.command](args))
+    except KeyturnError as exc:
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"keyturn: error: {exc}\n")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("keyturn: interrupted — re-run the same command to resume\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never print str(exc): it may carry payloads
+        if debug:
+            traceback.print_exc()
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" in {tb[-1].name} ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+        sys.stderr.write(f"keyturn: internal error: {exc.__class__.__name__}{where} — re-run with --debug "
+                         "and report it\n")
+        return int(ExitCode.SERVICE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

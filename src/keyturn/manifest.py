@@ -1,0 +1,499 @@
+"""``keyturn.yml`` → a typed, validated model; the JSON Schema is exported from it.
+
+The model is the single source of truth for what a manifest may say: unknown keys,
+unknown store/target/generator/check types, duplicate keys and bad durations are
+refused with one line naming the file, the line, the key path and the offending
+value (:class:`keyturn.errors.ManifestError`, exit code 2). Paths inside the manifest
+(file targets, the audit log) are relative to the manifest's directory. This module
+knows no SDK and builds no store or target: see ``stores/registry`` and
+``targets/registry`` for that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from keyturn._internal.durations import PATTERN as DURATION_PATTERN
+from keyturn._internal.durations import format_duration, parse_duration
+from keyturn._internal.yamlpos import YamlError, load_with_positions
+from keyturn.errors import ManifestError
+from keyturn.targets.base import Shape
+
+DEFAULT_MANIFEST = "keyturn.yml"
+SECRET_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+REPO_RE = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": DURATION_PATTERN},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": "Duration: 90d, 24h, 1h30m, 45s, 2w, or seconds",
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- audit
+class AuditConfig(_Model):
+    log: str = Field("logs/security_audit.jsonl", description="Hash-chained JSONL audit log")
+    evidence_dir: str = Field("logs/evidence", description="Per-rotation evidence records")
+
+
+# --------------------------------------------------------------------------- stores
+class VaultTokenAuth(_Model):
+    method: Literal["token"] = "token"
+    token_env: str = Field("VAULT_TOKEN", description="Environment variable holding the token")
+
+
+VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
+
+
+class VaultStoreConfig(_Model):
+    type: Literal["vault", "openbao"]
+    address: str | None = Field(None, description="Default: $VAULT_ADDR")
+    mount: str = Field("secret", description="KV v2 mount path")
+    key: str = Field("value", description="Key inside the KV entry that holds the value")
+    namespace: str | None = None
+    ca_cert: str | None = Field(None, description="CA bundle for https (default: system CAs)")
+    retire: Literal["delete", "destroy"] = Field(
+        "delete", description="How previous versions are revoked: soft-delete or destroy"
+    )
+    timeout: Duration = timedelta(seconds=30)
+    auth: VaultAuth = VaultTokenAuth()
+
+
+StoreConfig = Annotated[Union[VaultStoreConfig], Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- generators
+class _BytesGen(_Model):
+    bytes: int = Field(32, ge=8, le=4096, description="Random bytes before encoding (8 or more)")
+
+
+class HexGen(_BytesGen):
+    type: Literal["hex"]
+
+
+class Base64Gen(_BytesGen):
+    type: Literal["base64"]
+
+
+class UrlsafeGen(_BytesGen):
+    type: Literal["urlsafe"]
+
+
+class PasswordGen(_Model):
+    type: Literal["password"]
+    length: int = Field(32, ge=8, le=4096)
+    lower: bool = True
+    upper: bool = True
+    digits: bool = True
+    symbols: bool = True
+    symbol_set: str = "!#%+-.:=@^_~"
+    exclude: str = ""
+    min_each: int = Field(1, ge=0)
+
+
+class Ed25519Gen(_Model):
+    type: Literal["ed25519"]
+
+
+class RsaGen(_Model):
+    type: Literal["rsa"]
+    bits: Literal[2048, 3072, 4096] = 3072
+
+
+GeneratorConfig = Annotated[
+    Union[HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen],
+    Field(discriminator="type"),
+]
+
+
+def generator_params(gen: Any) -> dict[str, Any]:
+    """Keyword arguments for :func:`keyturn.generators.generate`."""
+    return gen.model_dump(exclude={"type"})
+
+
+# --------------------------------------------------------------------------- targets
+class _TargetBase(_Model):
+    shape: Shape = Field(Shape.SINGLE, description="single | dual | versioned")
+    name: str | None = Field(None, description="Entry name at the target (default: the secret's key)")
+
+    @field_validator("name")
+    @classmethod
+    def _name_ok(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(SECRET_NAME_RE, v):
+            raise ValueError(f"bad name {v!r}: letters, digits and _ only, not starting with a digit")
+        return v
+
+
+class FileTargetConfig(_TargetBase):
+    file: str = Field(description="dotenv file, written atomically with mode 0600")
+
+
+class GitHubTargetConfig(_TargetBase):
+    github: str = Field(pattern=REPO_RE, description="owner/repo")
+    environments: list[str] | None = Field(None, min_length=1, description="Environment secrets instead")
+    dependabot: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GitHubTargetConfig:
+        if self.environments and self.dependabot:
+            raise ValueError("environments and dependabot cannot be combined")
+        return self
+
+
+class GitHubOrgTargetConfig(_TargetBase):
+    github_org: str = Field(alias="github-org", pattern=r"^[A-Za-z0-9-]+$")
+    visibility: Literal["all", "private", "selected"] = "private"
+    repositories: list[str] = Field(default_factory=list)
+    dependabot: bool = False
+
+    @field_validator("repositories")
+    @classmethod
+    def _repos_ok(cls, v: list[str]) -> list[str]:
+        for repo in v:
+            if not re.fullmatch(REPO_RE, repo):
+                raise ValueError(f"bad repository {repo!r}: expected owner/name")
+        return v
+
+    @model_validator(mode="after")
+    def _selected(self) -> GitHubOrgTargetConfig:
+        if self.visibility == "selected" and not self.repositories:
+            raise ValueError("visibility: selected needs repositories: [owner/name, ...]")
+        if self.visibility != "selected" and self.repositories:
+            raise ValueError("repositories: is only valid with visibility: selected")
+        return self
+
+
+_TARGET_KEYS = {"file": "file", "github": "github", "github-org": "github-org", "github_org": "github-org"}
+
+
+def _target_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        for key, tag in _TARGET_KEYS.items():
+            if key in v:
+                return tag
+        return None
+    for attr, tag in (("file", "file"), ("github", "github"), ("github_org", "github-org")):
+        if hasattr(v, attr):
+            return tag
+    return None
+
+
+TargetConfig = Annotated[
+    Union[
+        Annotated[FileTargetConfig, Tag("file")],
+        Annotated[GitHubTargetConfig, Tag("github")],
+        Annotated[GitHubOrgTargetConfig, Tag("github-org")],
+    ],
+    Discriminator(
+        _target_tag,
+        custom_error_type="unknown_target",
+        custom_error_message="unknown target type: expected one of the keys file, github, github-org",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- checks
+class CommandCheckConfig(_Model):
+    command: list[str] = Field(min_length=1, description="argv; the value arrives in env KEYTURN_VALUE")
+    timeout: Duration = timedelta(seconds=60)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class HttpSpec(_Model):
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict, description="May use {{ value }}")
+    body: str | None = Field(None, description="May use {{ value }}")
+    expect_status: int | list[int] = 200
+    timeout: Duration = timedelta(seconds=10)
+    ca_cert: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_value_in_url(cls, v: str) -> str:
+        if "{{" in v:
+            raise ValueError("the URL must not contain a template: URLs reach logs; use headers or body")
+        return v
+
+
+class HttpCheckConfig(_Model):
+    http: HttpSpec
+
+
+def _check_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        return "command" if "command" in v else "http" if "http" in v else None
+    return "command" if hasattr(v, "command") else "http" if hasattr(v, "http") else None
+
+
+CheckConfig = Annotated[
+    Union[Annotated[CommandCheckConfig, Tag("command")], Annotated[HttpCheckConfig, Tag("http")]],
+    Discriminator(
+        _check_tag,
+        custom_error_type="unknown_check",
+        custom_error_message="unknown check type: expected a command: or http: entry",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- secrets
+class Policy(_Model):
+    max_age: Duration = Field(timedelta(days=90), description="Rotate when older (rotate --due)")
+    grace: Duration = Field(timedelta(hours=24), description="PREVIOUS stays valid this long")
+
+
+class SecretConfig(_Model):
+    store: str = Field(description="A key of stores:")
+    path: str = Field(min_length=1, description="Path of the secret in the store")
+    key: str | None = Field(None, description="Key inside the entry (default: the store's key)")
+    description: str | None = None
+    environment: str | None = Field(None, description="Recorded in evidence records")
+    impacted_services: list[str] = Field(default_factory=list)
+    generator: GeneratorConfig
+    policy: Policy = Policy()
+    targets: list[TargetConfig] = Field(default_factory=list)
+    validate_: list[CheckConfig] = Field(default_factory=list, alias="validate")
+    smoke: list[CheckConfig] = Field(default_factory=list)
+
+    @field_validator("path")
+    @classmethod
+    def _path_ok(cls, v: str) -> str:
+        if v.startswith("/") or v.endswith("/") or "//" in v or ".." in v.split("/"):
+            raise ValueError(f"bad path {v!r}: no leading/trailing slash, no empty or '..' segments")
+        if v.endswith((PENDING_SUFFIX, ROTATION_SUFFIX)):
+            raise ValueError(f"bad path {v!r}: the suffixes .keyturn-* are reserved for keyturn")
+        return v
+
+
+PENDING_SUFFIX = ".keyturn-pending"
+ROTATION_SUFFIX = ".keyturn-rotation"
+
+
+class Manifest(_Model):
+    version: Literal[1]
+    audit: AuditConfig = AuditConfig()
+    stores: dict[str, StoreConfig] = Field(min_length=1)
+    secrets: dict[str, SecretConfig] = Field(min_length=1)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, v: dict[str, SecretConfig]) -> dict[str, SecretConfig]:
+        for name in v:
+            if not re.fullmatch(SECRET_NAME_RE, str(name)):
+                raise ValueError(
+                    f"bad secret name {name!r}: letters, digits and _ only, not starting with a digit"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> Manifest:
+        seen_paths: dict[tuple[str, str], str] = {}
+        for name, secret in self.secrets.items():
+            if secret.store not in self.stores:
+                known = ", ".join(sorted(self.stores))
+                raise _RefError(("secrets", name, "store"), f"unknown store {secret.store!r} (defined: {known})")
+            where = (secret.store, secret.path)
+            if where in seen_paths:
+                raise _RefError(
+                    ("secrets", name, "path"),
+                    f"path {secret.path!r} in store {secret.store!r} is already used by {seen_paths[where]}",
+                )
+            seen_paths[where] = name
+        return self
+
+
+class _RefError(ValueError):
+    def __init__(self, path: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+# --------------------------------------------------------------------------- loaded
+class LoadedManifest:
+    """A validated manifest plus where it came from."""
+
+    def __init__(self, model: Manifest, path: Path) -> None:
+        self.model = model
+        self.path = path
+        self.base_dir = path.parent
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def secret(self, name: str) -> SecretConfig:
+        try:
+            return self.model.secrets[name]
+        except KeyError:
+            known = ", ".join(sorted(self.model.secrets)) or "none"
+            raise ManifestError(f"{self.path}: no secret named {name!r} (defined: {known})") from None
+
+    def entry_key(self, name: str) -> str:
+        secret = self.secret(name)
+        store = self.model.stores[secret.store]
+        return secret.key or store.key
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Manifest.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "keyturn manifest (keyturn.yml)"
+    return schema
+
+
+def load_manifest(path: str | Path = DEFAULT_MANIFEST) -> LoadedManifest:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"{p}: manifest not found (pass --manifest FILE or set KEYTURN_MANIFEST)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{p}: cannot read manifest: {exc.__class__.__name__}") from None
+    return parse_manifest(text, p)
+
+
+def parse_manifest(text: str, path: Path) -> LoadedManifest:
+    try:
+        data, positions = load_with_positions(text)
+    except YamlError as exc:
+        raise ManifestError(f"{path}:{exc.line or '?'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}:1: the manifest must be a mapping with version, stores and secrets")
+    try:
+        model = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(_describe(exc, data, positions, path)) from None
+    return LoadedManifest(model, path)
+
+
+def _describe(exc: ValidationError, data: Any, positions: dict[Any, int], path: Path) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc, where, line = _locate(first["loc"], data, positions, first["type"])
+    # A model-level reference error carries its own key path.
+    ctx_err = (first.get("ctx") or {}).get("error")
+    if isinstance(ctx_err, _RefError):
+        loc = ctx_err.path
+        where = ".".join(str(p) for p in loc)
+        line = positions.get(tuple(loc), line)
+    msg = _message(first, loc)
+    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    return f"{path}:{line}: {where or '(top level)'}: {msg}{more}"
+
+
+def _locate(
+    loc: tuple[Any, ...], data: Any, positions: dict[Any, int], kind: str = ""
+) -> tuple[tuple[Any, ...], str, int]:
+    """Map a pydantic error location onto the data, skipping union tags."""
+    real: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if (
+            isinstance(node, dict)
+            and part in node
+            and nxt is not None
+            and not isinstance(node[part], (dict, list))
+        ):
+            continue  # a union tag that happens to equal a key (e.g. "file")
+        if isinstance(node, dict) and part in node:
+            real.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            real.append(part)
+            node = node[part]
+        elif (
+            kind in ("extra_forbidden", "missing")
+            and isinstance(node, dict)
+            and part == loc[-1]
+            and isinstance(part, str)
+        ):
+            real.append(part)  # a missing or extra key: name it
+            node = None
+    line = 1
+    for i in range(len(real), -1, -1):
+        if tuple(real[:i]) in positions:
+            line = positions[tuple(real[:i])]
+            break
+    where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if j else str(p)) for j, p in enumerate(real))
+    return tuple(real), where, line
+
+
+def _message(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    if kind == "missing":
+        return f"required key {loc[-1]!r} is missing" if loc else "required key missing"
+    if kind == "union_tag_invalid":
+        expected = ctx.get("expected_tags", "")
+        field = ctx.get("discriminator", "type").strip("'")
+        return f"unknown {_kind_of(loc)} {field} {ctx.get('tag')!r} (expected one of: {expected})"
+    if kind == "union_tag_not_found":
+        return f"{_kind_of(loc)} needs a {ctx.get('discriminator', 'type')!s} key"
+    if kind in ("unknown_target", "unknown_check"):
+        keys = ", ".join(repr(k) for k in value) if isinstance(value, dict) else repr(value)
+        return f"{err['msg']} (got {keys})"
+    if kind == "literal_error":
+        return f"{value!r} is not allowed (expected {ctx.get('expected')})"
+    text = str(err["msg"]).removeprefix("Value error, ")
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and repr(value) not in text:
+        text = f"{text} (got {value!r})"
+    return text
+
+
+def _kind_of(loc: tuple[Any, ...]) -> str:
+    for part in reversed(loc):
+        if part == "generator":
+            return "generator"
+        if part in ("stores",):
+            return "store"
+        if part == "auth":
+            return "auth"
+    if len(loc) >= 2 and loc[0] == "stores":
+        return "store"
+    return "entry"
+
+
+def schema_json() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,25 @@
+"""Live values of managed secrets (CURRENT, and PREVIOUS while in grace), for the
+scanner's live-secret link. Values are returned as SecretValue and only ever compared
+by keyed fingerprint by the caller."""
+
+from __future__ import annotations
+
+import os
+
+from keyturn.manifest import load_manifest
+from keyturn.rotation.context import Progress, Runtime
+from keyturn.values import SecretValue
+
+
+def live_values(manifest_path: str) -> list[tuple[str, str, SecretValue]]:
+    rt = Runtime(load_manifest(manifest_path), dict(os.environ), Progress(quiet=True))
+    out: list[tuple[str, str, SecretValue]] = []
+    for name in rt.manifest.model.secrets:
+        store = rt.store_for(name)
+        ref = rt.ref(name)
+        state = store.describe(ref)
+        if state.exists and state.current:
+            out.append((name, "CURRENT", store.read(ref, state.current)))
+        if state.previous:
+            out.append((name, "PREVIOUS", store.read(ref, state.previous)))
+    return out

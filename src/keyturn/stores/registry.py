@@ -1,0 +1,34 @@
+"""Explicit store registry: manifest ``type`` → lazily imported adapter class."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from keyturn.errors import UsageError
+from keyturn.stores.base import Store
+
+#: type → "module:Class". Adding a backend = one line here + its module.
+BUILTIN: dict[str, str] = {
+    "vault": "keyturn.stores.vault:VaultStore",
+    "openbao": "keyturn.stores.vault:VaultStore",
+}
+
+
+def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:
+    try:
+        target = BUILTIN[config.type]
+    except KeyError:
+        raise UsageError(f"store {name!r}: unknown type {config.type!r}") from None
+    module_name, cls_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = {"vault": "vault", "openbao": "vault"}.get(config.type, config.type)
+        raise UsageError(
+            f"store {name!r} ({config.type}) needs an optional dependency ({exc.name}) — "
+            f"pip install 'keyturn[{extra}]'"
+        ) from None
+    store: Store = getattr(module, cls_name)(name, config, environ)
+    return store

@@ -1,0 +1,334 @@
+"""``file`` target: entries as ``NAME=value`` lines of a dotenv file.
+
+Updates keep every other line, comment and the order of the file (new names are
+appended), and replace the file atomically (temp file in the same directory, fsync,
+``os.replace``) with mode 0600. Values matching ``[A-Za-z0-9_./:@+=-]*`` are written
+bare, anything else double-quoted with ``\\``, ``"``, ``$``, `````, newline and CR
+escaped; the parser reads bare, single- and double-quoted values (also spanning lines),
+``export NAME=`` prefixes and comments, so what is written reads back exactly. Errors
+name the path and line number, never a value or a line's text. A symlink at the path is
+replaced by a regular file, not followed. This module imports only the standard
+library, :mod:`keyturn.values`, :mod:`keyturn.errors` and :mod:`keyturn.targets.base`;
+it must never import a store, validator or SDK.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from keyturn.errors import TargetFailed
+from keyturn.targets.base import Entry, WriteReport
+from keyturn.values import SecretValue
+
+FILE_MODE = 0o600
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BARE = re.compile(r"[A-Za-z0-9_./:@+=-]*")
+_ENTRY = re.compile(r"(?P<export>[ \t]*export[ \t]+)?[ \t]*(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*")
+_AFTER_QUOTE = re.compile(r"[ \t]*(#.*)?")
+_BARE_VALUE = re.compile(r"(?P<value>.*?)(?P<comment>[ \t]+#.*|[ \t]*)")
+_ESCAPES = {"\\": "\\", '"': '"', "$": "$", "`": "`", "n": "\n", "r": "\r", "t": "\t"}
+
+
+class DotenvSyntaxError(ValueError):
+    """A line that is not blank, a comment or ``NAME=value``; carries no line text."""
+
+    def __init__(self, lineno: int, reason: str) -> None:
+        super().__init__(f"line {lineno}: {reason}")
+        self.lineno = lineno
+        self.reason = reason
+
+
+@dataclass
+class _Line:
+    """One logical line (a quoted value may span several physical lines)."""
+
+    text: str  # exactly as in the file, line ending included
+    name: str | None = None
+    value: str | None = None
+    export: bool = False
+    comment: str = ""  # trailing ``  # comment`` after the value, kept on rewrite
+    eol: str = ""
+
+
+def format_value(value: str) -> str:
+    """The dotenv spelling of ``value``: bare when safe, else double-quoted."""
+    if _BARE.fullmatch(value):
+        return value
+    escaped = (
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("$", "\\$")
+        .replace("`", "\\`")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+    )
+    return f'"{escaped}"'
+
+
+def _physical_lines(text: str) -> list[tuple[str, str]]:
+    """(content, line ending) pairs, splitting on LF only (CRLF kept as an ending)."""
+    out: list[tuple[str, str]] = []
+    for chunk in text.split("\n"):
+        out.append((chunk[:-1], "\r\n") if chunk.endswith("\r") else (chunk, "\n"))
+    last, _ = out.pop()  # the text after the final LF
+    if last:
+        out.append((last, ""))
+    return out
+
+
+def parse_lines(text: str) -> list[_Line]:
+    """Parse dotenv text into logical lines; raises :class:`DotenvSyntaxError`."""
+    physical = _physical_lines(text)
+    lines: list[_Line] = []
+    i = 0
+    while i < len(physical):
+        content, eol = physical[i]
+        start = i
+        i += 1
+        stripped = content.strip()
+        if not stripped or stripped.startswith("#"):
+            lines.append(_Line(text=content + eol, eol=eol))
+            continue
+        match = _ENTRY.match(content)
+        if not match:
+            raise DotenvSyntaxError(start + 1, "expected NAME=value, a comment or a blank line")
+        rest = content[match.end() :]
+        raw = [content + eol]
+        if rest[:1] in ('"', "'"):
+            quote = rest[0]
+            chars: list[str] = []
+            pos = 1
+            while True:
+                if pos >= len(rest):  # value continues on the next physical line
+                    if i >= len(physical):
+                        raise DotenvSyntaxError(start + 1, f"unterminated {quote} quote")
+                    chars.append("\n")
+                    rest, eol = physical[i]
+                    raw.append(rest + eol)
+                    i += 1
+                    pos = 0
+                    continue
+                ch = rest[pos]
+                if ch == quote:
+                    break
+                if ch == "\\" and quote == '"' and pos + 1 < len(rest):
+                    nxt = rest[pos + 1]
+                    if nxt in _ESCAPES:
+                        chars.append(_ESCAPES[nxt])
+                        pos += 2
+                        continue
+                chars.append(ch)
+                pos += 1
+            after = rest[pos + 1 :]
+            if not _AFTER_QUOTE.fullmatch(after):
+                raise DotenvSyntaxError(i, "unexpected text after the closing quote")
+            value, comment = "".join(chars), after
+        else:
+            if rest.startswith("#"):
+                value, comment = "", rest
+            else:
+                bare = _BARE_VALUE.fullmatch(rest)
+                assert bare is not None  # the pattern matches any single line
+                value, comment = bare.group("value"), bare.group("comment")
+        lines.append(
+            _Line(
+                text="".join(raw),
+                name=match.group("name"),
+                value=value,
+                export=bool(match.group("export")),
+                comment=comment.rstrip() if comment.strip() else "",
+                eol=eol,
+            )
+        )
+    return lines
+
+
+def _render(name: str, value: str, *, export: bool, comment: str, eol: str) -> str:
+    prefix = "export " if export else ""
+    return f"{prefix}{name}={format_value(value)}{comment}{eol}"
+
+
+class FileTarget:
+    """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
+
+    def __init__(self, path: str | Path, *, base_dir: Path | None = None) -> None:
+        self.given = str(path)
+        p = Path(path)
+        if base_dir is not None and not p.is_absolute():
+            p = Path(base_dir) / p
+        self.path = p
+
+    @property
+    def label(self) -> str:
+        return f"file:{self.given}"
+
+    def __repr__(self) -> str:
+        return f"FileTarget({self.given!r})"
+
+    # -- errors -------------------------------------------------------------------------
+
+    def _fail(self, message: str) -> TargetFailed:
+        return TargetFailed(message, target=self.label)
+
+    def _os_error(self, action: str, path: Path, exc: OSError) -> TargetFailed:
+        if isinstance(exc, PermissionError):
+            why = "permission denied"
+        elif isinstance(exc, IsADirectoryError):
+            why = "it is a directory, not a file"
+        elif isinstance(exc, (NotADirectoryError, FileExistsError)):
+            why = "a file is in the way of a directory in the path"
+        else:
+            why = exc.strerror or type(exc).__name__
+        return self._fail(f"cannot {action} {path}: {why}")
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _read_text(self) -> str | None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._os_error("read", self.path, exc) from exc
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise self._fail(f"{self.path}:{line}: not UTF-8 text") from None
+
+    def _load(self) -> tuple[str | None, list[_Line]]:
+        text = self._read_text()
+        if text is None:
+            return None, []
+        body = text.removeprefix("\ufeff")
+        try:
+            return text, parse_lines(body)
+        except DotenvSyntaxError as exc:
+            raise self._fail(f"{self.path}:{exc.lineno}: {exc.reason}") from None
+
+    def read(self) -> dict[str, SecretValue]:
+        """Every entry's effective (last) value; empty when the file does not exist."""
+        _, lines = self._load()
+        return {
+            ln.name: SecretValue(ln.value) for ln in lines if ln.name is not None and ln.value is not None
+        }
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _mode_ok(self) -> bool:
+        try:
+            return stat.S_IMODE(os.lstat(self.path).st_mode) == FILE_MODE and self.path.is_file()
+        except OSError:
+            return False
+
+    def _replace(self, text: str) -> None:
+        """Atomically replace the file: temp file beside it, fsync, ``os.replace``."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise self._os_error("create directory", parent, exc) from exc
+        try:
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".keyturn-tmp")
+        except OSError as exc:
+            raise self._os_error("write in", parent, exc) from exc
+        try:
+            try:
+                os.fchmod(fd, FILE_MODE)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(text.encode("utf-8"))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+        except OSError as exc:
+            raise self._os_error("replace", self.path, exc) from exc
+        try:  # make the rename itself durable
+            dir_fd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            pass
+
+    def _report(self, changed: bool) -> WriteReport:
+        return WriteReport(
+            requests=1 if changed else 0,
+            confirmed_at=datetime.now(UTC),
+            skipped=not changed,
+            details={"path": str(self.path)},
+        )
+
+    def _check_names(self, names: Sequence[str]) -> None:
+        for name in names:
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
+
+    def write(self, entries: Sequence[Entry]) -> WriteReport:
+        self._check_names([e.name for e in entries])
+        wanted = {e.name: e.reveal() for e in entries}
+        old, lines = self._load()
+        bom = "\ufeff" if old and old.startswith("\ufeff") else ""
+        out: list[str] = []
+        for ln in lines:
+            if ln.name in wanted:
+                out.append(
+                    _render(ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol)
+                )
+            else:
+                out.append(ln.text)
+        present = {ln.name for ln in lines}
+        new = [name for name in wanted if name not in present]
+        if new:
+            eol = next((ln.eol for ln in lines if ln.eol), "\n")
+            if out and not out[-1].endswith("\n"):
+                out[-1] += eol
+            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol) for n in new)
+        text = bom + "".join(out)
+        if text == old and self._mode_ok():
+            return self._report(False)
+        self._replace(text)
+        return self._report(True)
+
+    def delete(self, names: Sequence[str]) -> WriteReport:
+        self._check_names(names)
+        old, lines = self._load()
+        doomed = set(names)
+        if old is None or not any(ln.name in doomed for ln in lines):
+            return self._report(False)
+        bom = "\ufeff" if old.startswith("\ufeff") else ""
+        kept = [ln.text for ln in lines if ln.name not in doomed]
+        self._replace(bom + "".join(kept))
+        return self._report(True)
+
+    def is_current(self, entries: Sequence[Entry], *, since: datetime) -> bool:
+        """True iff every entry's name holds exactly its value (``since`` is unused:
+        a file's content is authoritative)."""
+        self._check_names([e.name for e in entries])
+        old, lines = self._load()
+        if old is None:
+            return False
+        found = {ln.name: ln.value for ln in lines if ln.name is not None and ln.value is not None}
+        current = True
+        for entry in entries:
+            have = found.get(entry.name)
+            if have is None:
+                current = False
+                continue
+            if not hmac.compare_digest(have.encode("utf-8"), entry.reveal().encode("utf-8")):
+                current = False
+        return current

@@ -1,0 +1,87 @@
+"""Explicit target registry: manifest target entries → Target objects.
+
+One manifest entry may expand to several targets (``environments: [a, b]`` → one
+target per environment). Shared sessions (one GitHub client and its public-key cache
+per run) are created once per :class:`TargetFactory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from keyturn.errors import UsageError
+from keyturn.manifest import (
+    FileTargetConfig,
+    GitHubOrgTargetConfig,
+    GitHubTargetConfig,
+)
+from keyturn.targets.base import Shape, Target
+
+
+@dataclass(frozen=True)
+class BoundTarget:
+    """A target plus how the secret maps onto it."""
+
+    target: Target
+    shape: Shape
+    entry_name: str
+
+    @property
+    def label(self) -> str:
+        return self.target.label
+
+
+class TargetFactory:
+    def __init__(self, base_dir: Path, environ: Mapping[str, str]) -> None:
+        self.base_dir = base_dir
+        self.environ = environ
+        self._github: Any = None
+
+    def _github_session(self) -> Any:
+        if self._github is None:
+            try:
+                from keyturn._internal.github_client import GitHubSession
+            except ImportError as exc:
+                raise UsageError(
+                    f"GitHub targets need an optional dependency ({exc.name}) — pip install 'keyturn[github]'"
+                ) from None
+            self._github = GitHubSession.from_env(self.environ)
+        return self._github
+
+    def build(self, secret_name: str, config: Any) -> list[BoundTarget]:
+        name = config.name or secret_name
+        shape = Shape(config.shape)
+        if isinstance(config, FileTargetConfig):
+            from keyturn.targets.file import FileTarget
+
+            return [BoundTarget(FileTarget(config.file, base_dir=self.base_dir), shape, name)]
+        if isinstance(config, GitHubTargetConfig):
+            from keyturn.targets.github import GitHubRepoSecretTarget
+
+            session = self._github_session()
+            if config.environments:
+                return [
+                    BoundTarget(GitHubRepoSecretTarget(session, config.github, environment=env), shape, name)
+                    for env in config.environments
+                ]
+            return [
+                BoundTarget(
+                    GitHubRepoSecretTarget(session, config.github, dependabot=config.dependabot), shape, name
+                )
+            ]
+        if isinstance(config, GitHubOrgTargetConfig):
+            from keyturn.targets.github import GitHubOrgSecretTarget
+
+            session = self._github_session()
+            target = GitHubOrgSecretTarget(
+                session,
+                config.github_org,
+                visibility=config.visibility,
+                repositories=list(config.repositories),
+                dependabot=config.dependabot,
+            )
+            return [BoundTarget(target, shape, name)]
+        raise UsageError(f"{secret_name}: unsupported target {type(config).__name__}")

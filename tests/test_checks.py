@@ -1,0 +1,474 @@
+"""Tests for the command and http checks, against real processes and a loopback server."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from keyturn.errors import UsageError
+from keyturn.validators.base import Check
+from keyturn.validators.command import CommandCheck, redact
+from keyturn.validators.http import HttpCheck
+from keyturn.values import SecretValue
+
+CANARY = "kt-canary-Zx9$'\"q 7;&|`x"
+
+
+@pytest.fixture
+def value() -> SecretValue:
+    return SecretValue(CANARY, mask=False)
+
+
+def assert_no_value(text: str, val: SecretValue) -> None:
+    for form in val.derived_forms():
+        assert form not in text
+
+
+# -- command -------------------------------------------------------------------------
+
+
+def test_command_is_a_check() -> None:
+    check = CommandCheck(["sh", "-c", "true"])
+    assert isinstance(check, Check)
+    assert check.label == "command sh"
+
+
+def test_command_value_and_name_arrive_in_env(value: SecretValue) -> None:
+    script = (
+        'test "$KEYTURN_VALUE" = "$EXPECTED" && test "$KEYTURN_SECRET_NAME" = db/prod && test "$EXTRA" = 1'
+    )
+    check = CommandCheck(["sh", "-c", script], env={"EXPECTED": CANARY, "EXTRA": "1"})
+    result = check.run("db/prod", value)
+    assert result.ok, result.detail
+    assert result.detail == "exit 0"
+    assert result.label == "command sh"
+
+
+def test_command_env_mismatch_fails(value: SecretValue) -> None:
+    check = CommandCheck(["sh", "-c", 'test "$KEYTURN_VALUE" = wrong-value'])
+    result = check.run("db", value)
+    assert not result.ok
+    assert result.detail == "exit 1"
+
+
+def test_command_inherits_environment(value: SecretValue, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYTURN_TEST_INHERITED", "yes")
+    check = CommandCheck(["sh", "-c", 'test "$KEYTURN_TEST_INHERITED" = yes'])
+    assert check.run("db", value).ok
+
+
+def test_command_argv_never_contains_value(value: SecretValue, tmp_path: Path) -> None:
+    out = tmp_path / "argv.json"
+    code = "import json, sys; json.dump(sys.argv, open(sys.argv[1], 'w'))"
+    check = CommandCheck([sys.executable, "-c", code, str(out)])
+    assert check.run("db", value).ok
+    argv = json.loads(out.read_text())
+    assert all(CANARY not in arg for arg in argv)
+    assert check.argv == [sys.executable, "-c", code, str(out)]
+
+
+def test_command_stdin_is_closed(value: SecretValue) -> None:
+    # reading stdin returns EOF at once instead of hanging
+    check = CommandCheck(["sh", "-c", 'read line; test -z "$line"'], timeout=5)
+    result = check.run("db", value)
+    assert result.detail in ("exit 0", "exit 1")
+    assert result.seconds < 5
+
+
+def test_command_exit_code_in_detail(value: SecretValue) -> None:
+    result = CommandCheck(["sh", "-c", "exit 3"]).run("db", value)
+    assert not result.ok
+    assert result.detail == "exit 3"
+
+
+def test_command_timeout_kills_process_group(value: SecretValue, tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    # The background grandchild must die with the group, not only the shell.
+    script = f'sleep 30 & echo $! > "{pidfile}"; wait'
+    started = time.monotonic()
+    result = CommandCheck(["sh", "-c", script], timeout=0.5).run("db", value)
+    assert time.monotonic() - started < 10
+    assert not result.ok
+    assert result.detail.startswith("timed out after 0.5s")
+    grandchild = int(pidfile.read_text())
+    for _ in range(50):
+        if not _alive(grandchild):
+            break
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is dead for our purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_command_output_is_redacted(value: SecretValue) -> None:
+    script = (
+        'echo "start"; echo "plain: $KEYTURN_VALUE"; printf %s "$KEYTURN_VALUE" | base64; echo "end"; exit 2'
+    )
+    result = CommandCheck(["sh", "-c", script]).run("db", value)
+    assert not result.ok
+    assert result.detail.startswith("exit 2; output: ")
+    assert "start" in result.detail and "end" in result.detail
+    assert "***" in result.detail
+    assert CANARY not in result.detail
+    assert base64.b64encode(CANARY.encode()).decode() not in result.detail
+    assert_no_value(result.detail, value)
+
+
+def test_command_output_tail_is_bounded_and_redacted_at_the_cut(value: SecretValue) -> None:
+    # Lots of output with the value everywhere: the kept tail must start at a clean cut.
+    script = 'i=0; while [ $i -lt 3000 ]; do printf "%s-" "$KEYTURN_VALUE"; i=$((i+1)); done; exit 1'
+    result = CommandCheck(["sh", "-c", script]).run("db", value)
+    assert not result.ok
+    assert len(result.detail) < 4200
+    for cut in range(4, len(CANARY)):
+        assert CANARY[:cut] not in result.detail
+        assert CANARY[-cut:] not in result.detail
+
+
+def test_command_json_escaped_output_is_redacted(value: SecretValue) -> None:
+    code = "import json, os; print(json.dumps({'v': os.environ['KEYTURN_VALUE']})); raise SystemExit(4)"
+    result = CommandCheck([sys.executable, "-c", code]).run("db", value)
+    assert result.detail == 'exit 4; output: {"v": "***"}'
+
+
+def test_redact_helper_drops_partial_prefix() -> None:
+    secret = "abcdefgh"
+    # the buffer starts in the middle of a secret: "efgh" is its tail
+    text = "efgh then abcdefgh end"
+    assert redact(text, [secret], drop_prefix=len(secret)) == "n *** end"
+    assert redact("xxabcdefghyy", [secret, "cdef"]) == "xx***yy"
+
+
+def test_command_output_is_one_line(value: SecretValue) -> None:
+    result = CommandCheck(["sh", "-c", 'printf "a\\n::error::boom\\n\\033[31mred\\n"; exit 1']).run(
+        "db", value
+    )
+    assert "\n" not in result.detail
+    assert "\x1b" not in result.detail
+    assert result.detail == "exit 1; output: a ::error::boom red"
+
+
+def test_command_missing_executable(value: SecretValue) -> None:
+    result = CommandCheck(["keyturn-no-such-binary-xyz"]).run("db", value)
+    assert not result.ok
+    assert result.detail == "command not found: keyturn-no-such-binary-xyz"
+
+
+def test_command_missing_cwd(value: SecretValue, tmp_path: Path) -> None:
+    result = CommandCheck(["sh", "-c", "true"], cwd=str(tmp_path / "nope")).run("db", value)
+    assert not result.ok and result.detail.startswith("working directory not found")
+
+
+def test_command_cwd_is_used(value: SecretValue, tmp_path: Path) -> None:
+    (tmp_path / "marker").write_text("x")
+    assert CommandCheck(["sh", "-c", "test -f marker"], cwd=str(tmp_path)).run("db", value).ok
+
+
+def test_command_killed_by_signal(value: SecretValue) -> None:
+    result = CommandCheck(["sh", "-c", "kill -TERM $$"]).run("db", value)
+    assert not result.ok and result.detail == "killed by SIGTERM"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"argv": []},
+        {"argv": "sh -c true"},
+        {"argv": [""]},
+        {"argv": ["sh"], "timeout": 0},
+        {"argv": ["sh"], "env": {"KEYTURN_VALUE": "x"}},
+    ],
+)
+def test_command_bad_config(kwargs: dict[str, object]) -> None:
+    argv = kwargs.pop("argv")
+    with pytest.raises(UsageError):
+        CommandCheck(argv, **kwargs)  # type: ignore[arg-type]
+
+
+# -- http: a real loopback server ------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Server:
+    url: str
+    requests: list[Recorded] = field(default_factory=list)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.recorded.append(  # type: ignore[attr-defined]
+            Recorded(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
+        )
+        path = self.path.split("?")[0]
+        if path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+        elif path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        elif path == "/slow":
+            time.sleep(2)
+            code = 200
+        elif path == "/echo":
+            # a hostile endpoint that echoes what it got
+            payload = json.dumps(dict(self.headers.items())).encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        elif path == "/flaky":
+            code = 503 if len(self.server.recorded) < 3 else 200  # type: ignore[attr-defined]
+        else:
+            code = 200
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_POST = do_PUT = _handle
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _serve(context: ssl.SSLContext | None = None) -> Iterator[Server]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.recorded = []  # type: ignore[attr-defined]
+    scheme = "http"
+    if context is not None:
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"{scheme}://127.0.0.1:{httpd.server_address[1]}", httpd.recorded)  # type: ignore[attr-defined]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    yield from _serve()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_http_is_a_check(server: Server) -> None:
+    assert isinstance(HttpCheck(server.url + "/"), Check)
+
+
+def test_http_value_arrives_exactly_in_header(server: Server, value: SecretValue) -> None:
+    check = HttpCheck(
+        server.url + "/health",
+        headers={
+            "Authorization": "Bearer {{ value }}",
+            "X-B64": "{{value_b64}}",
+            "X-Name": "{{ secret_name }}",
+        },
+    )
+    result = check.run("db/prod", value)
+    assert result.ok, result.detail
+    assert result.detail == "HTTP 200"
+    got = server.requests[-1].headers
+    assert got["Authorization"] == f"Bearer {CANARY}"
+    assert base64.b64decode(got["X-B64"]).decode() == CANARY
+    assert got["X-Name"] == "db/prod"
+    assert server.requests[-1].method == "GET"
+    assert_no_value(repr(check) + check.label + result.detail, value)
+
+
+def test_http_body_substitution_without_reexpansion(server: Server) -> None:
+    tricky = SecretValue("pw-{{ secret_name }}-{{ value }}-end", mask=False)
+    check = HttpCheck(
+        server.url + "/login",
+        method="post",
+        body='{"password": "{{ value }}", "n": "{{ secret_name }}"}',
+        headers={"Content-Type": "application/json"},
+        expect_status=[200, 204],
+    )
+    result = check.run("svc", tricky)
+    assert result.ok, result.detail
+    rec = server.requests[-1]
+    assert rec.method == "POST"
+    assert json.loads(rec.body) == {"password": tricky.reveal(), "n": "svc"}
+    assert check.label.startswith("http POST ")
+
+
+def test_http_wrong_status_fails(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/status/503").run("db", value)
+    assert not result.ok
+    assert result.detail == "HTTP 503 (expected 200)"
+    ok = HttpCheck(server.url + "/status/401", expect_status=[401, 403]).run("db", value)
+    assert ok.ok and ok.detail == "HTTP 401"
+
+
+def test_http_echoed_value_never_in_detail(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/echo", headers={"X-Token": "{{ value }}"}).run("db", value)
+    assert not result.ok and result.detail == "HTTP 500 (expected 200)"
+    assert_no_value(result.detail, value)
+
+
+def test_http_redirect_not_followed(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/redirect", headers={"X-Token": "{{ value }}"}).run("db", value)
+    assert not result.ok and result.detail == "HTTP 302 (expected 200)"
+    assert [r.path for r in server.requests] == ["/redirect"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/check?token={{ value }}",
+        "http://127.0.0.1/{{value_b64}}",
+        "http://127.0.0.1/check?token=%7B%7B%20value%20%7D%7D",
+    ],
+)
+def test_http_url_placeholder_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="URL must not contain"):
+        HttpCheck(url)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "ftp://host/x"},
+        {"url": "http:///nohost"},
+        {"url": "http://h/", "headers": {"X": "{{ valeu }}"}},
+        {"url": "http://h/", "body": "{{ token }}"},
+        {"url": "http://h/", "expect_status": 99},
+        {"url": "http://h/", "expect_status": []},
+        {"url": "http://h/", "method": "GE T"},
+        {"url": "http://h/", "timeout": 0},
+        {"url": "http://h/", "retries": -1},
+        {"url": "http://h/", "headers": {"Bad Name": "x"}},
+        {"url": "https://h/", "verify": "/nonexistent/ca.pem"},
+    ],
+)
+def test_http_bad_config(kwargs: dict[str, object]) -> None:
+    url = kwargs.pop("url")
+    with pytest.raises(UsageError):
+        HttpCheck(url, **kwargs)  # type: ignore[arg-type]
+
+
+def test_http_label_strips_userinfo_and_query(server: Server, value: SecretValue) -> None:
+    url = server.url.replace("http://", "http://user:s3cr3t-pass@") + "/health?key=abc#frag"
+    check = HttpCheck(url)
+    port = server.url.rsplit(":", 1)[1]
+    assert check.label == f"http GET http://127.0.0.1:{port}/health"
+    assert "s3cr3t" not in repr(check)
+    result = check.run("db", value)
+    assert result.ok
+    rec = server.requests[-1]
+    assert rec.path == "/health?key=abc"  # query still sent
+    assert rec.headers["Authorization"] == "Basic " + base64.b64encode(b"user:s3cr3t-pass").decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_http_connection_refused(value: SecretValue) -> None:
+    result = HttpCheck(f"http://127.0.0.1:{_free_port()}/").run("db", value)
+    assert not result.ok and result.detail == "connection refused"
+
+
+def test_http_timeout(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/slow", timeout=0.3).run("db", value)
+    assert not result.ok and result.detail == "timed out after 0.3s"
+
+
+def test_http_header_with_newline_value_is_refused_without_echo(server: Server) -> None:
+    val = SecretValue("line-one-canary\nline-two-canary", mask=False)
+    result = HttpCheck(server.url + "/", headers={"X-Token": "{{ value }}"}).run("db", val)
+    assert not result.ok
+    assert result.detail.startswith("request not sent")
+    assert_no_value(result.detail, val)
+    assert server.requests == []
+
+
+def test_http_no_retries_by_default(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/flaky").run("db", value)
+    assert not result.ok and len(server.requests) == 1
+
+
+def test_http_retries_with_backoff(server: Server, value: SecretValue) -> None:
+    result = HttpCheck(server.url + "/flaky", retries=3, backoff=0.01).run("db", value)
+    assert result.ok, result.detail
+    assert result.detail == "HTTP 200 after 3 attempts"
+    assert len(server.requests) == 3
+
+
+def test_http_retries_exhausted(value: SecretValue) -> None:
+    result = HttpCheck(f"http://127.0.0.1:{_free_port()}/", retries=2, backoff=0.01).run("db", value)
+    assert not result.ok and result.detail == "connection refused after 3 attempts"
+
+
+# -- https with a local CA ------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    ca_path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    for srv in _serve(ctx):
+        yield srv, str(ca_path)
+
+
+def test_https_verify_modes(tls_server: tuple[Server, str], value: SecretValue) -> None:
+    srv, ca_path = tls_server
+    untrusted = HttpCheck(srv.url + "/").run("db", value)
+    assert not untrusted.ok and untrusted.detail == "TLS certificate verification failed"
+    trusted = HttpCheck(srv.url + "/", verify=ca_path, headers={"X-T": "{{ value }}"}).run("db", value)
+    assert trusted.ok, trusted.detail
+    assert srv.requests[-1].headers["X-T"] == CANARY
+    insecure = HttpCheck(srv.url + "/", verify=False).run("db", value)
+    assert insecure.ok
