@@ -107,7 +107,7 @@ class VaultStore:
                 raise StoreUnavailable(
                     f"permission denied on {what} ({self.config.mount}/{ref.path if ref else ''}) — the "
                     f"token's policy needs create/read/update/delete on {self.config.mount}/data/* and "
-                    f"{self.config.mount}/metadata/*",
+                    f"{self.config.mount}/metadata/* (or {self.config.auth.token_env} is invalid or expired)",
                     store=self.label, secret=secret,
                 ) from None
             except hx.Unauthorized:

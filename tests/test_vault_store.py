@@ -1,0 +1,89 @@
+"""The store conformance suite against a real OpenBao dev server, plus Vault specifics."""
+
+from __future__ import annotations
+
+import hvac
+import pytest
+
+from keyturn.errors import StoreUnavailable, UsageError
+from keyturn.manifest import VaultStoreConfig
+from keyturn.stores.base import SecretRef, Store
+from keyturn.stores.vault import VaultStore
+from keyturn.testing.stores import StoreConformance
+
+
+class TestVaultConformance(StoreConformance):
+    @pytest.fixture(autouse=True)
+    def _server(self, openbao):  # type: ignore[no-untyped-def]
+        self.server = openbao
+
+    def make_store(self) -> Store:
+        env = {"VAULT_ADDR": self.server.url, "VAULT_TOKEN": self.server.token}
+        return VaultStore("vault", VaultStoreConfig(type="openbao"), env)
+
+    def make_ref(self, unique: str) -> SecretRef:
+        return SecretRef(name="CONF_SECRET", path=f"conformance/{unique}", key="value")
+
+    def _client(self) -> hvac.Client:
+        return hvac.Client(url=self.server.url, token=self.server.token)
+
+    def read_by_name(self, store: Store, ref: SecretRef) -> str | None:
+        try:
+            resp = self._client().secrets.kv.v2.read_secret_version(
+                path=ref.path, mount_point="secret", raise_on_deleted_version=False
+            )
+        except hvac.exceptions.InvalidPath:
+            return None
+        data = resp["data"]["data"]
+        return data.get(ref.key) if data else None
+
+    def write_outside(self, store: Store, ref: SecretRef, value: str) -> None:
+        self._client().secrets.kv.v2.create_or_update_secret(
+            path=ref.path, secret={ref.key: value}, mount_point="secret"
+        )
+
+
+def _mount(openbao, name: str, max_versions: int) -> None:  # type: ignore[no-untyped-def]
+    client = hvac.Client(url=openbao.url, token=openbao.token)
+    client.sys.enable_secrets_engine("kv", path=name, options={"version": "2"})
+    client.secrets.kv.v2.configure(max_versions=max_versions, mount_point=name)
+
+
+def test_refuses_mount_keeping_one_version(openbao, unique) -> None:  # type: ignore[no-untyped-def]
+    _mount(openbao, f"one-{unique}", 1)
+    store = VaultStore("v", VaultStoreConfig(type="vault", mount=f"one-{unique}"),
+                       {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.token})
+    with pytest.raises(UsageError, match="keeps only 1 version .* at least 2"):
+        store.preflight(SecretRef("S", "x", "value"))
+
+
+def test_refuses_non_kv2_mount(openbao, unique) -> None:  # type: ignore[no-untyped-def]
+    store = VaultStore("v", VaultStoreConfig(type="vault", mount=f"missing-{unique}"),
+                       {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.token})
+    with pytest.raises((UsageError, StoreUnavailable), match=f"missing-{unique}"):
+        store.preflight(SecretRef("S", "x", "value"))
+
+
+def test_missing_address_and_token_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="VAULT_ADDR"):
+        VaultStore("v", VaultStoreConfig(type="vault"), {})
+    with pytest.raises(UsageError, match="VAULT_TOKEN"):
+        VaultStore("v", VaultStoreConfig(type="vault"), {"VAULT_ADDR": "http://127.0.0.1:1"})
+
+
+def test_wrong_token_names_the_fix(openbao) -> None:  # type: ignore[no-untyped-def]
+    store = VaultStore("v", VaultStoreConfig(type="vault"), {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": "nope"})
+    with pytest.raises(StoreUnavailable) as err:
+        store.describe(SecretRef("S", "x", "value"))
+    assert "VAULT_TOKEN" in str(err.value) or "permission denied" in str(err.value)
+
+
+def test_server_down_is_a_service_error_after_retries() -> None:
+    from keyturn._internal.devserver import free_port
+
+    store = VaultStore("v", VaultStoreConfig(type="vault"),
+                       {"VAULT_ADDR": f"http://127.0.0.1:{free_port()}", "VAULT_TOKEN": "t"},
+                       retries=1, backoff=0.01)
+    with pytest.raises(StoreUnavailable, match="after 2 attempts") as err:
+        store.describe(SecretRef("S", "x", "value"))
+    assert err.value.exit_code == 4
