@@ -112,6 +112,8 @@ class Rotation:
             old_version=state.current if state.exists else None,
             old_generation=state.generation if state.exists else 0,
             generation=(state.generation if state.exists else 0) + 1,
+            retire_version=state.previous if state.exists else None,
+            retire_generation=state.previous_generation if state.exists and state.previous else None,
         )
 
     def _run_checks(self, checks: list[Check], value: SecretValue) -> list[CheckResult]:
@@ -123,10 +125,17 @@ class Rotation:
         return results
 
     def _plan(self, bound: BoundTarget, current: SecretValue, generation: int,
-              previous: SecretValue | None, previous_generation: int | None) -> EntryPlan:
+              previous: SecretValue | None, previous_generation: int | None,
+              superseded_generation: int | None = None) -> EntryPlan:
         plan = entries_for(bound.shape, bound.entry_name, current, generation, previous, previous_generation)
+        extra: tuple[str, ...] = ()
         if previous is None and previous_generation is not None:
-            extra = retire_entries(bound.shape, bound.entry_name, previous_generation)
+            extra += retire_entries(bound.shape, bound.entry_name, previous_generation)
+        if superseded_generation is not None and superseded_generation not in (generation, previous_generation):
+            extra += retire_entries(bound.shape, bound.entry_name, superseded_generation)
+        written = {e.name for e in plan.write}
+        extra = tuple(n for n in extra if n not in written)
+        if extra:
             plan = EntryPlan(plan.write, tuple(dict.fromkeys(plan.delete + extra)))
         return plan
 
@@ -241,7 +250,7 @@ class Rotation:
         failures: list[tuple[str, str]] = []
         prev_gen = record.old_generation if record.old_version else None
         for i, bound in enumerate(self.targets, 1):
-            plan = self._plan(bound, current, record.generation, previous, prev_gen)
+            plan = self._plan(bound, current, record.generation, previous, prev_gen, record.retire_generation)
             row = dict(ledger.get(bound.label, {"attempts": 0, "retries": 0}))
             if row.get("status") == "confirmed" or bound.target.is_current(plan.write, since=since):
                 if row.get("status") != "confirmed":
@@ -314,10 +323,15 @@ class Rotation:
 
     def _complete(self, record: RotationRecord) -> Outcome:
         revoked: list[VersionId] = []
+        if record.retire_version and record.retire_version != record.old_version:
+            # The PREVIOUS of the last rotation is superseded by this one's PREVIOUS.
+            revoked += self.store.retire(self.ref, [record.retire_version])
+            self._audit("rotation.retire", record, retired=record.retire_version, why="superseded")
+            self._step(f"retired superseded version {record.retire_version}")
         if self.mode == "emergency" or record.mode == "emergency":
             live = getattr(self.store, "live_versions", None)
             candidates = live(self.ref) if live else [v for v in [record.old_version] if v]
-            revoked = self.store.retire(self.ref, [v for v in candidates if v != record.new_version])
+            revoked += self.store.retire(self.ref, [v for v in candidates if v != record.new_version])
             self._audit("rotation.emergency", record, revoked=",".join(revoked) or "none")
         outcome = Outcome(self.name, "completed", record.rotation_id, record.new_version or "",
                           record.old_version or "", ledger=record.ledger)

@@ -74,6 +74,9 @@ class RotationRecord:
     generation: int = 1
     promoted_at: str | None = None
     grace_until: str | None = None
+    #: A PREVIOUS still live when this rotation began: superseded, retired by it.
+    retire_version: VersionId | None = None
+    retire_generation: int | None = None
     lock_owner: str = ""
     lock_expires: str = ""
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
