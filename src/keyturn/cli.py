@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keyturn import __version__, gha
-from keyturn.errors import ExitCode, KeyturnError, UsageError
+from keyturn.errors import ExitCode, KeyturnError, SmokeFailed, UsageError
 
 ENV_TABLE = {
     "KEYTURN_MANIFEST": "manifest path (default keyturn.yml)",
@@ -166,6 +166,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     if dry:
         items = [planning.plan_item(rt, n, args.mode) for n in names]
         sys.stdout.write(render.plan_json(items) if args.format == "json" else render.plan_text(items))
+        gha.set_output("status", "planned")
         return 0
     if not names:
         rt.progress.step("keyturn", "nothing is due")
@@ -179,7 +180,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         except KeyturnError as exc:
             codes.append(int(exc.exit_code))
             results.append({"secret": name, "status": "failed", "exit_code": int(exc.exit_code),
-                            "error": str(exc)})
+                            "error": str(exc), "rolled_back": isinstance(exc, SmokeFailed)})
             sys.stderr.write(f"keyturn: error: {exc}\n")
     if args.format == "json":
         sys.stdout.write(json.dumps({"version": 1, "results": results}, indent=2) + "\n")
@@ -195,8 +196,17 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def _actions_report(results: list[dict[str, Any]]) -> None:
+    """Step outputs (handles only) and a step-summary table, when running in Actions."""
     gha.set_output("rotation-ids", " ".join(r.get("rotation_id", "") for r in results if r.get("rotation_id")))
-    gha.set_output("status", "failed" if any(r["status"] == "failed" for r in results) else "ok")
+    if not results:
+        status = "noop"
+    elif any(r["status"] == "failed" and r.get("rolled_back") is not True for r in results):
+        status = "failed"
+    elif any(r.get("rolled_back") for r in results):
+        status = "rolled-back"
+    else:
+        status = "completed"
+    gha.set_output("status", status)
     if results:
         rows = "".join(
             f"| {r['secret']} | {r['status']} | {r.get('version', '') or '-'} | {r.get('previous', '') or '-'} "
