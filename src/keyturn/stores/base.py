@@ -127,6 +127,10 @@ class Store(Protocol):
         value of the same rotation instead of replacing it."""
         ...
 
+    def read_pending(self, ref: SecretRef, rotation_id: RotationId) -> SecretValue | None:
+        """The PENDING value of this rotation, or None."""
+        ...
+
     def promote(
         self, ref: SecretRef, record: RotationRecord, value: SecretValue
     ) -> VersionId:
@@ -144,4 +148,8 @@ class Store(Protocol):
 
     def retire(self, ref: SecretRef, versions: list[VersionId]) -> list[VersionId]:
         """Revoke versions (delete/destroy/disable); returns those revoked."""
+        ...
+
+    def live_versions(self, ref: SecretRef) -> list[VersionId]:
+        """Every version not yet revoked (emergency mode revokes all but CURRENT)."""
         ...

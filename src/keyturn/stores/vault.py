@@ -122,7 +122,9 @@ class VaultStore:
 
         def read() -> dict[str, Any] | None:
             try:
-                return self._kv.read_secret_metadata(path=path or ref.path, mount_point=self.config.mount)["data"]
+                resp: dict[str, Any] = self._kv.read_secret_metadata(
+                    path=path or ref.path, mount_point=self.config.mount)
+                return dict(resp["data"])
             except hx.InvalidPath:
                 return None
 
@@ -193,7 +195,8 @@ class VaultStore:
 
         def config() -> dict[str, Any]:
             try:
-                return self._kv.read_configuration(mount_point=self.config.mount)["data"]
+                resp: dict[str, Any] = self._kv.read_configuration(mount_point=self.config.mount)
+                return dict(resp["data"])
             except hx.InvalidPath:
                 raise UsageError(
                     f"{ref.name}: {self.label}: mount {self.config.mount!r} is not a KV v2 engine — "
