@@ -9,7 +9,9 @@ stdout is reserved for results (JSON, SARIF, Markdown). Outside Actions
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sys
 import uuid
 from typing import TYPE_CHECKING, TextIO
@@ -23,7 +25,10 @@ MIN_MASK_LENGTH = 8
 #: GitHub's per-step summary limit.
 STEP_SUMMARY_LIMIT = 1024 * 1024
 
-_masked: set[str] = set()
+#: Digests of the masks already sent in this process (never the plaintexts).
+_masked: set[bytes] = set()
+_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_TRUNCATED = "\n> keyturn: step summary truncated at GitHub's 1 MiB limit.\n"
 
 
 def in_actions() -> bool:
@@ -39,15 +44,31 @@ def escape_property(text: str) -> str:
 
 
 def add_mask(text: str, stream: TextIO | None = None) -> None:
-    """Register one mask (escaped) once per process."""
-    if not text or len(text) < MIN_MASK_LENGTH and "\n" not in text:
+    """Register one mask (escaped), once per process, when running inside Actions.
+
+    Values shorter than :data:`MIN_MASK_LENGTH` (multi-line or not) and blank values
+    are skipped: short masks garble logs, and generators refuse such values anyway.
+    """
+    if not in_actions():
         return
-    if text in _masked:
+    if len(text) < MIN_MASK_LENGTH or not text.strip():
         return
-    _masked.add(text)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+    if digest in _masked:
+        return
     out = stream or sys.stderr
     out.write(f"::add-mask::{escape_data(text)}\n")
     out.flush()
+    _masked.add(digest)
+
+
+def reset_masks() -> None:
+    """Forget which masks were sent, so the next registration sends them again.
+
+    For tests and for long-lived processes that serve more than one job (masks do not
+    follow a value into another job).
+    """
+    _masked.clear()
 
 
 def register_secret(value: SecretValue, stream: TextIO | None = None) -> None:
@@ -59,11 +80,16 @@ def register_secret(value: SecretValue, stream: TextIO | None = None) -> None:
 
 
 def _append_kv(path_var: str, name: str, value: str) -> bool:
+    if not _OUTPUT_NAME.fullmatch(name):
+        raise ValueError(f"{path_var}: bad name {name!r}: letters, digits, - and _ only")
+    if not isinstance(value, str):
+        # Outputs are handles (version ids, URLs), never a SecretValue or other object.
+        raise TypeError(f"{path_var}: value for {name} must be str, not {type(value).__name__}")
     path = os.environ.get(path_var)
     if not path:
         return False
     delimiter = f"ghadelimiter_{uuid.uuid4()}"
-    if delimiter in name or delimiter in value:
+    if delimiter in value:
         raise ValueError(f"{path_var}: value for {name} contains the delimiter")
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
@@ -82,12 +108,24 @@ def append_summary(markdown: str) -> bool:
     data = markdown if markdown.endswith("\n") else markdown + "\n"
     current = os.path.getsize(path) if os.path.exists(path) else 0
     if current + len(data.encode("utf-8")) > STEP_SUMMARY_LIMIT:
-        data = "\n> keyturn: step summary truncated at GitHub's 1 MiB limit.\n"
-        if current + len(data) > STEP_SUMMARY_LIMIT:
+        # Say so once, if the note itself still fits; never write a partial summary.
+        if current + len(_TRUNCATED) > STEP_SUMMARY_LIMIT or (current and _ends_with(path, _TRUNCATED)):
             return False
+        data = _TRUNCATED
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(data)
     return True
+
+
+def _ends_with(path: str, text: str) -> bool:
+    tail = text.encode("utf-8")
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size < len(tail):
+            return False
+        fh.seek(size - len(tail))
+        return fh.read() == tail
 
 
 def annotation(

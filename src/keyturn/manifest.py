@@ -30,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from keyturn._internal.durations import PATTERN as DURATION_PATTERN
 from keyturn._internal.durations import format_duration, parse_duration
@@ -70,14 +71,14 @@ class _Model(BaseModel):
 
 # --------------------------------------------------------------------------- audit
 class AuditConfig(_Model):
-    log: str = Field("logs/security_audit.jsonl", description="Hash-chained JSONL audit log")
-    evidence_dir: str = Field("logs/evidence", description="Per-rotation evidence records")
+    log: str = Field(default="logs/security_audit.jsonl", description="Hash-chained JSONL audit log")
+    evidence_dir: str = Field(default="logs/evidence", description="Per-rotation evidence records")
 
 
 # --------------------------------------------------------------------------- stores
 class VaultTokenAuth(_Model):
     method: Literal["token"] = "token"
-    token_env: str = Field("VAULT_TOKEN", description="Environment variable holding the token")
+    token_env: str = Field(default="VAULT_TOKEN", description="Environment variable holding the token")
 
 
 VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
@@ -85,13 +86,13 @@ VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
 
 class VaultStoreConfig(_Model):
     type: Literal["vault", "openbao"]
-    address: str | None = Field(None, description="Default: $VAULT_ADDR")
-    mount: str = Field("secret", description="KV v2 mount path")
-    key: str = Field("value", description="Key inside the KV entry that holds the value")
+    address: str | None = Field(default=None, description="Default: $VAULT_ADDR")
+    mount: str = Field(default="secret", description="KV v2 mount path")
+    key: str = Field(default="value", description="Key inside the KV entry that holds the value")
     namespace: str | None = None
-    ca_cert: str | None = Field(None, description="CA bundle for https (default: system CAs)")
+    ca_cert: str | None = Field(default=None, description="CA bundle for https (default: system CAs)")
     retire: Literal["delete", "destroy"] = Field(
-        "delete", description="How previous versions are revoked: soft-delete or destroy"
+        default="delete", description="How previous versions are revoked: soft-delete or destroy"
     )
     timeout: Duration = timedelta(seconds=30)
     auth: VaultAuth = VaultTokenAuth()
@@ -102,7 +103,7 @@ StoreConfig = Annotated[Union[VaultStoreConfig], Field(discriminator="type")]
 
 # --------------------------------------------------------------------------- generators
 class _BytesGen(_Model):
-    bytes: int = Field(32, ge=8, le=4096, description="Random bytes before encoding (8 or more)")
+    bytes: int = Field(default=32, ge=8, le=4096, description="Random bytes before encoding (8 or more)")
 
 
 class HexGen(_BytesGen):
@@ -119,14 +120,14 @@ class UrlsafeGen(_BytesGen):
 
 class PasswordGen(_Model):
     type: Literal["password"]
-    length: int = Field(32, ge=8, le=4096)
+    length: int = Field(default=32, ge=8, le=4096)
     lower: bool = True
     upper: bool = True
     digits: bool = True
     symbols: bool = True
     symbol_set: str = "!#%+-.:=@^_~"
     exclude: str = ""
-    min_each: int = Field(1, ge=0)
+    min_each: int = Field(default=1, ge=0)
 
 
 class Ed25519Gen(_Model):
@@ -146,13 +147,14 @@ GeneratorConfig = Annotated[
 
 def generator_params(gen: Any) -> dict[str, Any]:
     """Keyword arguments for :func:`keyturn.generators.generate`."""
-    return gen.model_dump(exclude={"type"})
+    params: dict[str, Any] = gen.model_dump(exclude={"type"})
+    return params
 
 
 # --------------------------------------------------------------------------- targets
 class _TargetBase(_Model):
-    shape: Shape = Field(Shape.SINGLE, description="single | dual | versioned")
-    name: str | None = Field(None, description="Entry name at the target (default: the secret's key)")
+    shape: Shape = Field(default=Shape.SINGLE, description="single | dual | versioned")
+    name: str | None = Field(default=None, description="Entry name at the target (default: the secret's key)")
 
     @field_validator("name")
     @classmethod
@@ -168,13 +170,20 @@ class FileTargetConfig(_TargetBase):
 
 class GitHubTargetConfig(_TargetBase):
     github: str = Field(pattern=REPO_RE, description="owner/repo")
-    environments: list[str] | None = Field(None, min_length=1, description="Environment secrets instead")
+    environments: list[str] | None = Field(
+        default=None, min_length=1, description="Environment secrets instead"
+    )
     dependabot: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> GitHubTargetConfig:
         if self.environments and self.dependabot:
-            raise ValueError("environments and dependabot cannot be combined")
+            raise _RefError(
+                ("dependabot",),
+                "dependabot cannot be combined with environments (Dependabot secrets are repository-wide:"
+                " use a second target)",
+                relative=True,
+            )
         return self
 
 
@@ -195,9 +204,15 @@ class GitHubOrgTargetConfig(_TargetBase):
     @model_validator(mode="after")
     def _selected(self) -> GitHubOrgTargetConfig:
         if self.visibility == "selected" and not self.repositories:
-            raise ValueError("visibility: selected needs repositories: [owner/name, ...]")
+            raise _RefError(
+                ("visibility",), "visibility 'selected' needs repositories: [owner/name, ...]", relative=True
+            )
         if self.visibility != "selected" and self.repositories:
-            raise ValueError("repositories: is only valid with visibility: selected")
+            raise _RefError(
+                ("repositories",),
+                f"repositories is only valid with visibility: selected (visibility is {self.visibility!r})",
+                relative=True,
+            )
         return self
 
 
@@ -241,7 +256,7 @@ class HttpSpec(_Model):
     url: str = Field(pattern=r"^https?://")
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="May use {{ value }}")
-    body: str | None = Field(None, description="May use {{ value }}")
+    body: str | None = Field(default=None, description="May use {{ value }}")
     expect_status: int | list[int] = 200
     timeout: Duration = timedelta(seconds=10)
     ca_cert: str | None = None
@@ -276,16 +291,16 @@ CheckConfig = Annotated[
 
 # --------------------------------------------------------------------------- secrets
 class Policy(_Model):
-    max_age: Duration = Field(timedelta(days=90), description="Rotate when older (rotate --due)")
-    grace: Duration = Field(timedelta(hours=24), description="PREVIOUS stays valid this long")
+    max_age: Duration = Field(default=timedelta(days=90), description="Rotate when older (rotate --due)")
+    grace: Duration = Field(default=timedelta(hours=24), description="PREVIOUS stays valid this long")
 
 
 class SecretConfig(_Model):
     store: str = Field(description="A key of stores:")
     path: str = Field(min_length=1, description="Path of the secret in the store")
-    key: str | None = Field(None, description="Key inside the entry (default: the store's key)")
+    key: str | None = Field(default=None, description="Key inside the entry (default: the store's key)")
     description: str | None = None
-    environment: str | None = Field(None, description="Recorded in evidence records")
+    environment: str | None = Field(default=None, description="Recorded in evidence records")
     impacted_services: list[str] = Field(default_factory=list)
     generator: GeneratorConfig
     policy: Policy = Policy()
@@ -313,13 +328,22 @@ class Manifest(_Model):
     stores: dict[str, StoreConfig] = Field(min_length=1)
     secrets: dict[str, SecretConfig] = Field(min_length=1)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_int(cls, v: Any) -> Any:
+        # Literal[1] alone would accept true and 1.0 (they compare equal to 1).
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{_show(v)} is not allowed (expected 1)")  # noqa: TRY004 - pydantic needs ValueError
+        return v
+
     @field_validator("secrets")
     @classmethod
     def _secret_names(cls, v: dict[str, SecretConfig]) -> dict[str, SecretConfig]:
         for name in v:
             if not re.fullmatch(SECRET_NAME_RE, str(name)):
-                raise ValueError(
-                    f"bad secret name {name!r}: letters, digits and _ only, not starting with a digit"
+                raise _RefError(
+                    ("secrets", name),
+                    f"bad secret name {name!r}: letters, digits and _ only, not starting with a digit",
                 )
         return v
 
@@ -329,7 +353,9 @@ class Manifest(_Model):
         for name, secret in self.secrets.items():
             if secret.store not in self.stores:
                 known = ", ".join(sorted(self.stores))
-                raise _RefError(("secrets", name, "store"), f"unknown store {secret.store!r} (defined: {known})")
+                raise _RefError(
+                    ("secrets", name, "store"), f"unknown store {secret.store!r} (defined: {known})"
+                )
             where = (secret.store, secret.path)
             if where in seen_paths:
                 raise _RefError(
@@ -341,9 +367,13 @@ class Manifest(_Model):
 
 
 class _RefError(ValueError):
-    def __init__(self, path: tuple[str, ...], message: str) -> None:
+    """A validator error that names its key path: from the manifest root, or (``relative``)
+    from the model that raised it."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str, *, relative: bool = False) -> None:
         super().__init__(message)
         self.path = path
+        self.relative = relative
 
 
 # --------------------------------------------------------------------------- loaded
@@ -384,7 +414,9 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST) -> LoadedManifest:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ManifestError(f"{p}: manifest not found (pass --manifest FILE or set KEYTURN_MANIFEST)") from None
+        raise ManifestError(
+            f"{p}: manifest not found (pass --manifest FILE or set KEYTURN_MANIFEST)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{p}: cannot read manifest: {exc.__class__.__name__}") from None
     return parse_manifest(text, p)
@@ -394,9 +426,17 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     try:
         data, positions = load_with_positions(text)
     except YamlError as exc:
-        raise ManifestError(f"{path}:{exc.line or '?'}: {exc}") from None
+        where = f" {_render(exc.path) or '(top level)'}:" if exc.path is not None else ""
+        raise ManifestError(f"{path}:{exc.line or 1}:{where} {exc}") from None
+    if data is None:
+        raise ManifestError(
+            f"{path}:1: (top level): the manifest is empty: it needs version, stores and secrets"
+        )
     if not isinstance(data, dict):
-        raise ManifestError(f"{path}:1: the manifest must be a mapping with version, stores and secrets")
+        raise ManifestError(
+            f"{path}:1: (top level): the manifest must be a mapping with version, stores and secrets "
+            f"(got {_kind_of_value(data)})"
+        )
     try:
         model = Manifest.model_validate(data)
     except ValidationError as exc:
@@ -404,60 +444,121 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
     return LoadedManifest(model, path)
 
 
+#: Where the model has tagged unions: pydantic puts the tag (store type, generator type,
+#: target or check kind) into an error's location right after these paths. "*" is any
+#: mapping key, "#" any list index.
+_UNION_AT: tuple[tuple[str, ...], ...] = (
+    ("stores", "*"),
+    ("stores", "*", "auth"),
+    ("secrets", "*", "generator"),
+    ("secrets", "*", "targets", "#"),
+    ("secrets", "*", "validate", "#"),
+    ("secrets", "*", "smoke", "#"),
+)
+
+#: Friendly words for the regexes in the model.
+_PATTERN_HINTS = {
+    REPO_RE: "expected owner/name",
+    r"^[A-Za-z0-9-]+$": "expected an organization name (letters, digits and -)",
+    r"^https?://": "expected an http:// or https:// URL",
+}
+
+
 def _describe(exc: ValidationError, data: Any, positions: dict[Any, int], path: Path) -> str:
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc, where, line = _locate(first["loc"], data, positions, first["type"])
-    # A model-level reference error carries its own key path.
-    ctx_err = (first.get("ctx") or {}).get("error")
-    if isinstance(ctx_err, _RefError):
-        loc = ctx_err.path
-        where = ".".join(str(p) for p in loc)
-        line = positions.get(tuple(loc), line)
+    kind = first["type"]
+    ctx = first.get("ctx") or {}
+    loc = _strip_tags(first["loc"])
+    ctx_err = ctx.get("error")
+    if isinstance(ctx_err, _RefError):  # a validator that knows which key is at fault
+        loc = loc + ctx_err.path if ctx_err.relative else ctx_err.path
+    elif kind == "union_tag_invalid":  # point at the type: key itself
+        loc = loc + (str(ctx.get("discriminator", "type")).strip("'"),)
+    real, line = _locate(loc, data, positions, kind)
     msg = _message(first, loc)
     more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-    return f"{path}:{line}: {where or '(top level)'}: {msg}{more}"
+    return f"{path}:{line}: {_render(real) or '(top level)'}: {msg}{more}"
+
+
+def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union tags pydantic inserts into a location (see :data:`_UNION_AT`)."""
+    out: list[Any] = []
+    skip = False
+    for part in loc:
+        if skip:
+            skip = False
+            continue
+        out.append(part)
+        skip = any(_matches(out, pattern) for pattern in _UNION_AT)
+    return tuple(out)
+
+
+def _matches(loc: list[Any], pattern: tuple[str, ...]) -> bool:
+    if len(loc) != len(pattern):
+        return False
+    for part, want in zip(loc, pattern):
+        if want == "#":
+            if not isinstance(part, int):
+                return False
+        elif want == "*":
+            if not isinstance(part, str):
+                return False
+        elif part != want:
+            return False
+    return True
 
 
 def _locate(
     loc: tuple[Any, ...], data: Any, positions: dict[Any, int], kind: str = ""
-) -> tuple[tuple[Any, ...], str, int]:
-    """Map a pydantic error location onto the data, skipping union tags."""
+) -> tuple[tuple[Any, ...], int]:
+    """Follow a (tag-free) location through the data: the key path that exists, and its line."""
     real: list[Any] = []
     node = data
     for i, part in enumerate(loc):
-        nxt = loc[i + 1] if i + 1 < len(loc) else None
-        if (
-            isinstance(node, dict)
-            and part in node
-            and nxt is not None
-            and not isinstance(node[part], (dict, list))
-        ):
-            continue  # a union tag that happens to equal a key (e.g. "file")
-        if isinstance(node, dict) and part in node:
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             real.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            real.append(part)
-            node = node[part]
-        elif (
-            kind in ("extra_forbidden", "missing")
-            and isinstance(node, dict)
-            and part == loc[-1]
-            and isinstance(part, str)
-        ):
-            real.append(part)  # a missing or extra key: name it
+        elif kind in ("extra_forbidden", "missing") and i == len(loc) - 1 and isinstance(part, str):
+            real.append(part)  # a missing key: name it (its line is its parent's)
             node = None
+        else:
+            break
     line = 1
     for i in range(len(real), -1, -1):
         if tuple(real[:i]) in positions:
             line = positions[tuple(real[:i])]
             break
-    where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if j else str(p)) for j, p in enumerate(real))
-    return tuple(real), where, line
+    return tuple(real), line
 
 
-def _message(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
+def _render(loc: tuple[Any, ...] | None) -> str:
+    if not loc:
+        return ""
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if j else str(p)) for j, p in enumerate(loc))
+
+
+def _show(value: Any) -> str:
+    """A value as the YAML author wrote it: 'text', 42, true, null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
+def _kind_of_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    return _show(value)
+
+
+def _message(err: ErrorDetails, loc: tuple[Any, ...]) -> str:
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}
@@ -467,18 +568,30 @@ def _message(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
         return f"required key {loc[-1]!r} is missing" if loc else "required key missing"
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "")
-        field = ctx.get("discriminator", "type").strip("'")
+        field = str(ctx.get("discriminator", "type")).strip("'")
         return f"unknown {_kind_of(loc)} {field} {ctx.get('tag')!r} (expected one of: {expected})"
     if kind == "union_tag_not_found":
         return f"{_kind_of(loc)} needs a {ctx.get('discriminator', 'type')!s} key"
     if kind in ("unknown_target", "unknown_check"):
-        keys = ", ".join(repr(k) for k in value) if isinstance(value, dict) else repr(value)
+        keys = (
+            ", ".join(repr(k) for k in value) if isinstance(value, dict) and value else _kind_of_value(value)
+        )
         return f"{err['msg']} (got {keys})"
     if kind == "literal_error":
-        return f"{value!r} is not allowed (expected {ctx.get('expected')})"
+        return f"{_show(value)} is not allowed (expected {ctx.get('expected')})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping (got {_kind_of_value(value)})"
+    if kind == "list_type":
+        return f"expected a list (got {_kind_of_value(value)})"
+    if kind == "string_type":
+        return f"expected a string (got {_kind_of_value(value)})"
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_HINTS:
+        return f"bad value {_show(value)}: {_PATTERN_HINTS[ctx['pattern']]}"
     text = str(err["msg"]).removeprefix("Value error, ")
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and repr(value) not in text:
-        text = f"{text} (got {value!r})"
+    if (value is None or isinstance(value, (str, int, float))) and _show(value) not in text:
+        text = f"{text} (got {_show(value)})"
     return text
 
 
@@ -486,8 +599,6 @@ def _kind_of(loc: tuple[Any, ...]) -> str:
     for part in reversed(loc):
         if part == "generator":
             return "generator"
-        if part in ("stores",):
-            return "store"
         if part == "auth":
             return "auth"
     if len(loc) >= 2 and loc[0] == "stores":

@@ -2,7 +2,8 @@
 
 A ``SecretValue`` never shows its plaintext through ``repr``, ``str``, ``format``,
 pickling or equality debugging; the plaintext leaves only through :meth:`reveal`, at
-the SDK call or the child process environment that needs it. Creating one inside
+the SDK call or the child process environment that needs it. It is immutable, so
+``copy``/``deepcopy`` return the same object; pickling and ``json.dumps`` refuse it. Creating one inside
 GitHub Actions registers ``::add-mask::`` for the value and its derived forms
 (base64, URL-encoded, each line of a multi-line value, string leaves of JSON) before
 anything else could print it. This module imports nothing but the standard library
@@ -27,10 +28,15 @@ class SecretValue:
     """A secret's plaintext in a box that prints as ``SecretValue(***)``."""
 
     __slots__ = ("_value",)
+    _value: str  # declared for type checkers; storage is the slot above
 
     def __init__(self, value: str | bytes, *, mask: bool = True) -> None:
         if isinstance(value, bytes):
-            value = value.decode("utf-8")
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                # The codec's message quotes the offending byte and its position.
+                raise ValueError("SecretValue bytes must be valid UTF-8") from None
         if not isinstance(value, str):
             raise TypeError("SecretValue takes str or bytes")
         object.__setattr__(self, "_value", value)
@@ -42,7 +48,7 @@ class SecretValue:
     # -- the only exit -------------------------------------------------------------
     def reveal(self) -> str:
         """Return the plaintext. Call this only at the SDK / env boundary."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     def reveal_bytes(self) -> bytes:
         return self.reveal().encode("utf-8")
@@ -104,8 +110,25 @@ class SecretValue:
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise AttributeError("SecretValue is immutable")
 
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError("SecretValue is immutable")
+
+    # Pickling would write the plaintext wherever the bytes go (cache, queue, file).
     def __reduce__(self) -> NoReturn:
         raise TypeError("SecretValue cannot be pickled")
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError("SecretValue cannot be pickled")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("SecretValue cannot be pickled")
+
+    # Immutable, so a copy is the same object: no second plaintext, no second mask.
+    def __copy__(self) -> SecretValue:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SecretValue:
+        return self
 
     def __bool__(self) -> bool:
         return bool(self._value)
