@@ -137,3 +137,20 @@ def test_rotate_writes_actions_outputs_and_summary(run_cli, tmp_path: Path, vaul
     assert r.out.startswith("### keyturn status") and "| PROV_SECRET |" in r.out
     r = run_cli("validate", "PROV_SECRET", cwd=tmp_path)
     assert r.code == 0 and r.out.count("ok   command sh") == 2
+
+
+def test_progress_shows_elapsed_time_only_on_a_terminal() -> None:
+    import io
+
+    from keyturn.rotation.context import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, plain = Tty(), io.StringIO()
+    Progress(tty).step("S", "promoted version 2")
+    Progress(plain).step("S", "promoted version 2")
+    Progress(plain, quiet=True).step("S", "hidden")
+    assert plain.getvalue() == "S: promoted version 2\n"
+    assert "s\x1b[0m \x1b[1mS\x1b[0m: promoted version 2" in tty.getvalue()

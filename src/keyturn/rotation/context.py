@@ -10,6 +10,7 @@ import getpass
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,12 +41,18 @@ class Progress:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
 
     def step(self, secret: str, message: str) -> None:
+        """One line per stage; on a terminal with the elapsed time and the name in bold."""
         if self.quiet:
             return
-        prefix = f"\x1b[1m{secret}\x1b[0m" if self.tty else secret
-        self.stream.write(f"{prefix}: {message}\n")
+        if self.tty:
+            elapsed = time.monotonic() - self.started
+            line = f"\x1b[2m{elapsed:6.2f}s\x1b[0m \x1b[1m{secret}\x1b[0m: {message}\n"
+        else:
+            line = f"{secret}: {message}\n"
+        self.stream.write(line)
         self.stream.flush()
 
     def warn(self, message: str) -> None:
