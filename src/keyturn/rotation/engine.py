@@ -315,8 +315,12 @@ class Rotation:
 
     def _smoke_failed(self, record: RotationRecord, why: str) -> Outcome:
         restored, failures = self._rollback(record, why)
-        msg = (f"{self.name}: {why} — rolled back: version {record.old_version or 'none'}'s value is CURRENT "
-               f"again (as version {restored})")
+        if record.old_version:
+            msg = (f"{self.name}: {why} — rolled back: version {record.old_version}'s value is CURRENT again "
+                   f"(as version {restored})")
+        else:
+            msg = (f"{self.name}: {why} — rolled back: the secret did not exist before this rotation; its "
+                   "first version was revoked and removed from the targets")
         if failures:
             msg += "; targets NOT restored: " + "; ".join(f"{t} ({e})" for t, e in failures)
         raise SmokeFailed(msg)

@@ -1,0 +1,136 @@
+"""GitHub targets through the whole engine and CLI: the issue's exact manifest forms
+against the local fake GitHub API (the real PyGithub client talks to it and the fake
+decrypts each sealed box) and a real OpenBao. Covers exact values per target kind,
+resume after SIGKILL mid-fan-out (only the remainder is written), a permanent 404 that
+fails naming the target while the others are confirmed, and finalize."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.github_api import FakeGitHub
+from tests.invariants_support import Workspace
+
+TARGETS = """\
+      - file: deploy/app.env
+      - github: acme/api
+        environments: [staging, production]
+      - github: acme/worker
+        shape: dual
+        name: WORKER_PROV_SECRET
+      - github: acme/worker
+        dependabot: true
+      - github-org: acme
+        visibility: selected
+        repositories: [acme/api]
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as gh:
+        gh.add_repo("acme/api", environments=["staging", "production"])
+        gh.add_repo("acme/worker")
+        gh.add_org("acme")
+        yield gh
+
+
+def _ws(tmp_path: Path, openbao, fake: FakeGitHub, extra_targets: str = "") -> Workspace:  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path / "ws", openbao, name="PROV_SECRET", extra_env={
+        "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "0"})
+    manifest = (ws.root / "keyturn.yml").read_text()
+    head, _, _ = manifest.partition("    targets:\n")
+    ws.manifest_tail = manifest.split("    validate:\n", 1)[1]  # type: ignore[attr-defined]
+    (ws.root / "keyturn.yml").write_text(head + "    targets:\n" + TARGETS + extra_targets + "    validate:\n"
+                                         + ws.manifest_tail)  # type: ignore[attr-defined]
+    return ws
+
+
+def _github_values(fake: FakeGitHub) -> dict[str, str | None]:
+    return {
+        "api@staging": fake.value("acme/api", "PROV_SECRET", environment="staging"),
+        "api@production": fake.value("acme/api", "PROV_SECRET", environment="production"),
+        "worker": fake.value("acme/worker", "WORKER_PROV_SECRET"),
+        "worker@dependabot": fake.value("acme/worker", "PROV_SECRET", dependabot=True),
+        "org": fake.value("acme", "PROV_SECRET"),
+    }
+
+
+def test_every_target_kind_receives_the_exact_value(tmp_path: Path, openbao, fake: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
+    ws = _ws(tmp_path, openbao, fake)
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    first = ws.reader()
+    assert set(_github_values(fake).values()) == {first}
+    org = fake.secret("acme", "PROV_SECRET")
+    assert org is not None and org.visibility == "selected"
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    current = ws.reader()
+    assert current != first and set(_github_values(fake).values()) == {current}
+    assert fake.value("acme/worker", "WORKER_PROV_SECRET_PREVIOUS") == first  # dual shape in grace
+    assert ws.dotenv("deploy/app.env")["PROV_SECRET"] == current
+    # One public-key fetch per scope per run; no repeat fetches by PyGithub.
+    key_gets = [r.path for r in fake.requests("GET", r"/secrets/public-key$")]
+    assert len(key_gets) == len(set(key_gets)) * 2  # two runs, once per scope each
+    # finalize removes grace-only entries
+    r = ws.run("finalize", "--force")
+    assert r.returncode == 0, r.stderr
+    assert fake.value("acme/worker", "WORKER_PROV_SECRET_PREVIOUS") is None
+    assert fake.value("acme/worker", "WORKER_PROV_SECRET") == current
+    for text in (r.stdout, r.stderr, (ws.root / "logs/audit.jsonl").read_text()):
+        assert current not in text and first not in text
+
+
+def test_resume_after_kill_mid_fan_out_writes_only_the_remainder(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
+                                                                  fake: FakeGitHub) -> None:
+    ws = _ws(tmp_path, openbao, fake)
+    assert ws.rotate().returncode == 0
+    v1 = ws.reader()
+    fake.clear_log()
+    r = ws.rotate(fault="distribute-3")  # file, api@staging, api@production written; then SIGKILL
+    assert r.returncode == -signal.SIGKILL
+    v2 = ws.reader()
+    assert v2 != v1
+    values = _github_values(fake)
+    assert values["api@staging"] == v2 and values["api@production"] == v2
+    assert values["worker"] == v1 and values["org"] == v1  # not reached yet: still PREVIOUS
+    fake.clear_log()
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    assert "skip github:acme/api@env:staging" in r.stderr and "skip file:deploy/app.env" in r.stderr
+    puts = fake.requests("PUT", r"/secrets/[A-Z_]+$")
+    # worker dual: NAME + NAME_PREVIOUS; dependabot: 1; org: 1 — nothing for the three done targets
+    assert len(puts) == 4, [p.path for p in puts]
+    assert set(_github_values(fake).values()) == {v2}
+
+
+def test_permanent_404_fails_naming_the_target_and_others_are_recorded(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
+                                                                       fake: FakeGitHub) -> None:
+    ws = _ws(tmp_path, openbao, fake, extra_targets="      - github: acme/missing\n")
+    r = ws.rotate()
+    assert r.returncode == 4, r.stderr
+    assert "github:acme/missing" in r.stderr and "1 target(s) failed" in r.stderr
+    current = ws.reader()
+    assert set(_github_values(fake).values()) == {current}
+    record = json.loads(ws.client.secrets.kv.v2.read_secret_version(
+        path=ws.path + ".keyturn-rotation", mount_point="secret",
+        raise_on_deleted_version=True)["data"]["data"]["record"])
+    ledger = record["ledger"]
+    assert ledger["github:acme/missing"]["status"] == "failed"
+    assert sum(1 for row in ledger.values() if row["status"] == "confirmed") == 6
+    distribute = [e for e in ws.audit_events() if e["event"] == "rotation.distribute"]
+    assert {e["details"]["target"] for e in distribute} >= {"github:acme/missing", "github-org:acme"}
+    # Fix the cause and re-run: only the failed target is written.
+    fake.add_repo("acme/missing")
+    fake.clear_log()
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    assert [p.path for p in fake.requests("PUT", r"/secrets/[A-Z_]+$")] == \
+        ["/repos/acme/missing/actions/secrets/PROV_SECRET"]
+    assert fake.value("acme/missing", "PROV_SECRET") == current
