@@ -12,7 +12,6 @@ server is stopped at the end. ``--keep DIR`` keeps the work directory.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

@@ -497,7 +497,7 @@ def _strip_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 def _matches(loc: list[Any], pattern: tuple[str, ...]) -> bool:
     if len(loc) != len(pattern):
         return False
-    for part, want in zip(loc, pattern):
+    for part, want in zip(loc, pattern, strict=True):
         if want == "#":
             if not isinstance(part, int):
                 return False

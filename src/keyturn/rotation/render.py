@@ -27,7 +27,7 @@ def _cell(value: Any) -> str:
 def status_table(rows: list[StatusRow]) -> str:
     table = [[h for _, h in _COLUMNS]] + [[_cell(getattr(r, k)) for k, _ in _COLUMNS] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table) + "\n"
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table) + "\n"
 
 
 def status_json(rows: list[StatusRow]) -> str:
