@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.github_api import FakeGitHub
+from tests.github.conftest import fake  # noqa: F401 - the same fake fixture (acme/api, acme/worker, org acme)
 from tests.invariants_support import Workspace
 
 TARGETS = """\
@@ -29,15 +27,6 @@ TARGETS = """\
         visibility: selected
         repositories: [acme/api]
 """
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as gh:
-        gh.add_repo("acme/api", environments=["staging", "production"])
-        gh.add_repo("acme/worker")
-        gh.add_org("acme")
-        yield gh
 
 
 def _ws(tmp_path: Path, openbao, fake: FakeGitHub, extra_targets: str = "") -> Workspace:  # type: ignore[no-untyped-def]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any, Literal
 
 import jinja2
 
+from keyturn._internal.atomic import write_atomic
 from keyturn.audit import format_ts, json_safe
 
 __all__ = [
@@ -212,36 +212,13 @@ def render_markdown(record: EvidenceRecord) -> str:
     return template.render(r=record)
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_evidence(directory: str | os.PathLike[str], record: EvidenceRecord) -> tuple[Path, Path]:
     """Write ``<stem>.json`` (0o600) and ``<stem>.md`` atomically; return both paths."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     stem = evidence_stem(record.secret_id, record.rotation_id)
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     body = json.dumps(record.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     markdown = render_markdown(record)
-    _atomic_write(json_path, body.encode("utf-8"), 0o600)
-    _atomic_write(md_path, markdown.encode("utf-8"), 0o644)
-    dfd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomic(json_path, body, 0o600)
+    write_atomic(md_path, markdown, 0o644)
     return json_path, md_path

@@ -18,12 +18,12 @@ import hmac
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from keyturn._internal.atomic import AtomicWriteError, write_atomic
 from keyturn.errors import TargetFailed
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.values import SecretValue
@@ -230,40 +230,11 @@ class FileTarget:
             return False
 
     def _replace(self, text: str) -> None:
-        """Atomically replace the file: temp file beside it, fsync, ``os.replace``."""
-        parent = self.path.parent
+        """Atomically replace the file (see :mod:`keyturn._internal.atomic`)."""
         try:
-            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise self._os_error("create directory", parent, exc) from exc
-        try:
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".keyturn-tmp")
-        except OSError as exc:
-            raise self._os_error("write in", parent, exc) from exc
-        try:
-            try:
-                os.fchmod(fd, FILE_MODE)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(text.encode("utf-8"))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
-                raise
-        except OSError as exc:
-            raise self._os_error("replace", self.path, exc) from exc
-        try:  # make the rename itself durable
-            dir_fd = os.open(parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError:
-            pass
+            write_atomic(self.path, text, FILE_MODE, dir_mode=0o700)
+        except AtomicWriteError as exc:
+            raise self._os_error(exc.action, exc.path, exc.cause) from exc
 
     def _report(self, changed: bool) -> WriteReport:
         return WriteReport(
