@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from keyturn._internal.devserver import Server, start_openbao
+from tests.fakes.github_api import FakeGitHub
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,6 +28,17 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGitHub]:
+    """A fresh fake GitHub API (thread, free port) with acme/api (environments staging,
+    production), acme/worker and org acme."""
+    with FakeGitHub() as gh:
+        gh.add_repo("acme/api", environments=["staging", "production"])
+        gh.add_repo("acme/worker")
+        gh.add_org("acme")
+        yield gh
 
 
 @pytest.fixture

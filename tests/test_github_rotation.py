@@ -11,7 +11,6 @@ import signal
 from pathlib import Path
 
 from tests.fakes.github_api import FakeGitHub
-from tests.github.conftest import fake  # noqa: F401 - the same fake fixture (acme/api, acme/worker, org acme)
 from tests.invariants_support import Workspace
 
 TARGETS = """\

@@ -9,7 +9,6 @@ session's scheduler runs on a virtual clock, so default pacing (1 s between writ
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -37,15 +36,6 @@ class VirtualClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as gh:
-        gh.add_repo("acme/api", environments=["staging", "production"])
-        gh.add_repo("acme/worker")
-        gh.add_org("acme")
-        yield gh
 
 
 @pytest.fixture
