@@ -71,7 +71,7 @@ def test_i3_killed_at_any_stage_and_rerun_converges(ws: Workspace, point: str) -
     assert_no_foreign_values(ws)
     r = ws.rotate()
     assert r.returncode == 0, r.stderr
-    assert "resuming rotation" in r.stderr or point == "completed"
+    assert "resuming scheduled rotation" in r.stderr or point == "completed"
     assert ws.current_version() == before + 1, "re-run made extra versions"
     assert ws.reader() != v1
     assert ws.previous_value() == v1
@@ -175,3 +175,18 @@ def test_i7_concurrent_rotation_conflicts_and_changes_nothing(tmp_path: Path, op
     assert first.returncode == 0, err
     assert ws.reader() != v1
     assert_targets_hold_current(ws)
+
+
+def test_i3_resumed_emergency_rotation_keeps_its_mode(ws: Workspace) -> None:
+    v1 = _first_rotation(ws)
+    r = ws.rotate("--mode", "emergency", "--reason", "drill", fault="verified")
+    assert r.returncode == KILLED
+    r = ws.rotate()  # re-run without --mode: the recorded emergency mode still applies
+    assert r.returncode == 0, r.stderr
+    assert "resuming emergency rotation" in r.stderr
+    assert ws.previous_value() is None  # grace 0: no PREVIOUS kept
+    versions = ws.metadata()["versions"]
+    assert versions["1"]["deletion_time"], "the old version is revoked at once"
+    assert ws.reader() != v1
+    assert f"{ws.name}_PREVIOUS" not in ws.dotenv("deploy/dual.env")
+    assert [e["event"] for e in ws.audit_events()].count("rotation.emergency") == 1

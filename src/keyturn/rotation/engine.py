@@ -150,7 +150,10 @@ class Rotation:
                     f"{self.name}: a {record.mode} rotation {rid} is unfinished (stage {record.stage}); "
                     "re-run without --mode emergency to finish it first, then rotate again"
                 )
-            self._step(f"resuming rotation {rid} from stage {record.stage}")
+            # The recorded mode governs a resumed rotation (grace, revocation).
+            self.mode = record.mode
+            self.grace = timedelta(0) if record.mode == "emergency" else self.config.policy.grace
+            self._step(f"resuming {record.mode} rotation {rid} from stage {record.stage}")
             self._audit("rotation.resume", record, stage=record.stage)
         else:
             self._step(f"rotation {rid} ({self.mode}) begins; current version {record.old_version or 'none'}")
