@@ -53,6 +53,20 @@ def vault_env(openbao: Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
 
 
 @pytest.fixture
+def dead_url() -> Iterator[str]:
+    """An http URL on 127.0.0.1 that refuses connections: the port stays bound (not
+    listening) for the whole test, so no other server in the process can take it."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
 

@@ -6,7 +6,6 @@ import base64
 import http.server
 import json
 import os
-import socket
 import ssl
 import sys
 import threading
@@ -405,14 +404,8 @@ def test_http_label_strips_userinfo_and_query(server: Server, value: SecretValue
     assert rec.headers["Authorization"] == "Basic " + base64.b64encode(b"user:s3cr3t-pass").decode()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_http_connection_refused(value: SecretValue) -> None:
-    result = HttpCheck(f"http://127.0.0.1:{_free_port()}/").run("db", value)
+def test_http_connection_refused(value: SecretValue, dead_url: str) -> None:
+    result = HttpCheck(f"{dead_url}/").run("db", value)
     assert not result.ok and result.detail == "connection refused"
 
 
@@ -442,8 +435,8 @@ def test_http_retries_with_backoff(server: Server, value: SecretValue) -> None:
     assert len(server.requests) == 3
 
 
-def test_http_retries_exhausted(value: SecretValue) -> None:
-    result = HttpCheck(f"http://127.0.0.1:{_free_port()}/", retries=2, backoff=0.01).run("db", value)
+def test_http_retries_exhausted(value: SecretValue, dead_url: str) -> None:
+    result = HttpCheck(f"{dead_url}/", retries=2, backoff=0.01).run("db", value)
     assert not result.ok and result.detail == "connection refused after 3 attempts"
 
 

@@ -69,12 +69,11 @@ def test_manifest_schema_and_check(run_cli, tmp_path: Path) -> None:  # type: ig
     assert r.code == 0 and "1 secret(s)" in r.out
 
 
-def test_service_down_is_exit_4_one_line(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from keyturn._internal.devserver import free_port
-
+def test_service_down_is_exit_4_one_line(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                         dead_url: str) -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "keyturn.yml"
     (tmp_path / "keyturn.yml").write_text(example.read_text())
-    monkeypatch.setenv("VAULT_ADDR", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("VAULT_ADDR", dead_url)
     monkeypatch.setenv("VAULT_TOKEN", "t")
     r = run_cli("status", cwd=tmp_path)
     assert r.code == 4

@@ -78,11 +78,9 @@ def test_wrong_token_names_the_fix(openbao) -> None:  # type: ignore[no-untyped-
     assert "VAULT_TOKEN" in str(err.value) or "permission denied" in str(err.value)
 
 
-def test_server_down_is_a_service_error_after_retries() -> None:
-    from keyturn._internal.devserver import free_port
-
+def test_server_down_is_a_service_error_after_retries(dead_url: str) -> None:
     store = VaultStore("v", VaultStoreConfig(type="vault"),
-                       {"VAULT_ADDR": f"http://127.0.0.1:{free_port()}", "VAULT_TOKEN": "t"},
+                       {"VAULT_ADDR": dead_url, "VAULT_TOKEN": "t"},
                        retries=1, backoff=0.01)
     with pytest.raises(StoreUnavailable, match="after 2 attempts") as err:
         store.describe(SecretRef("S", "x", "value"))
