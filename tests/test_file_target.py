@@ -16,7 +16,7 @@ from keyturn.values import SecretValue
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 PEM = (
-    "-----BEGIN PRIVATE KEY-----\n"
+    "-----BEGIN PRIVATE KEY-----\n"  # pragma: allowlist secret
     "MC4CAQAwBQYDK2VwBCIEIGx0a2V5dHVybi1jYW5hcnktcGVtLXZhbHVlLXh5eg==\n"
     "-----END PRIVATE KEY-----\n"
 )

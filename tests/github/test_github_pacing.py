@@ -137,7 +137,7 @@ def test_5xx_backoff_is_exponential_with_jitter(fake, vclock):
     fake.inject(r"/public-key$", 500, times=1)
     fake.inject(r"/secrets/TOKEN$", 502, times=2, method="PUT")
     fake.inject(r"/secrets/TOKEN$", 503, times=1, method="GET")
-    report = GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "after-5xx")])
+    report = GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "after-5xx")])  # pragma: allowlist secret
     assert report.retries == 4 and report.requests == 7
     assert fake.value("acme/api", "TOKEN") == "after-5xx" and fake.writes == 1
     first, put1, put2, confirm = vclock.sleeps

@@ -1,0 +1,191 @@
+"""The scan engine: one file's text in, findings (without values) out.
+
+:class:`Engine` owns the detectors (keyturn's own, the generic one and the
+detect-secrets stock adapters), the prefilter, the allowlist pragma check and the
+keyed fingerprints. Values never leave this module: a finding holds HMACs only
+(``fingerprint`` under the stable project/user key, the live-secret comparison under a
+per-run random key) plus the SHA-1 that detect-secrets baselines use. Imports the
+stdlib, detect_secrets and keyturn.scan modules; never stores, targets or cloud SDKs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from types import SimpleNamespace
+
+from keyturn.scan.detectors import BUILTIN, Detector
+from keyturn.scan.generic import GENERIC
+from keyturn.scan.live import LIVE_DETECTOR
+from keyturn.scan.model import Finding, LiveMatch
+from keyturn.scan.prefilter import Prefilter
+from keyturn.scan.stock import stock_detectors
+
+_PRAGMA_HINT = "pragma"
+_RANK = {"generic-secret": 0, "url-credentials": 1}
+#: Value-like tokens for the live-secret sweep (only with --manifest).
+_TOKEN = re.compile(r"[^\s\"'`,;()<>{}\[\]|]{8,}")
+
+
+def all_detectors() -> list[Detector]:
+    return [*BUILTIN, GENERIC, *stock_detectors(), LIVE_DETECTOR]
+
+
+def _prefer_detectors(found: list[Finding]) -> list[Finding]:
+    """Drop a live-secret sweep hit where a format detector reported the same place."""
+    named = [f for f in found if f.detector != LIVE_DETECTOR.id]
+    keep = list(named)
+    for f in found:
+        if f.detector == LIVE_DETECTOR.id and not any(
+            n.line == f.line and n.column < f.end_column and f.column < n.end_column for n in named
+        ):
+            keep.append(f)
+    return keep
+
+
+def hashed_secret(value: str) -> str:
+    """detect-secrets' baseline hash (SHA-1 of the value), for baseline compatibility only."""
+    return hashlib.sha1(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+class Engine:
+    def __init__(
+        self,
+        fingerprint_key: bytes,
+        live: Mapping[str, LiveMatch] | None = None,
+        live_key: bytes = b"",
+        *,
+        use_hyperscan: bool = True,
+    ) -> None:
+        self.detectors: list[Detector] = all_detectors()
+        self._prefilter = Prefilter([d.prefilter for d in self.detectors], use_hyperscan=use_hyperscan)
+        self._fp_key = fingerprint_key
+        self._live = dict(live or {})
+        self._live_key = live_key
+
+    # -- values -> hashes ------------------------------------------------------------
+    def _fingerprint(self, detector: str, path: str, value: str) -> str:
+        msg = f"keyturn/{detector}\0{path}\0{value}".encode("utf-8", "surrogateescape")
+        return hmac.new(self._fp_key, msg, hashlib.sha256).hexdigest()
+
+    def _live_match(self, value: str) -> LiveMatch | None:
+        if not self._live:
+            return None
+        fp = hmac.new(self._live_key, value.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+        return self._live.get(fp)
+
+    # -- scanning --------------------------------------------------------------------
+    def scan_text(self, path: str, text: str, lines: set[int] | None = None) -> list[Finding]:
+        """Scan a decoded text (see :meth:`scan_bytes`)."""
+        return self.scan_bytes(path, text.encode("utf-8", "surrogateescape"), lines, text)
+
+    def scan_bytes(
+        self, path: str, data: bytes, lines: set[int] | None = None, text: str | None = None
+    ) -> list[Finding]:
+        """Scan one file; ``lines`` restricts findings to those 1-based line numbers."""
+        if text is None:
+            text = data.decode("utf-8", "surrogateescape")
+        cands = self._prefilter.candidates(data, text)
+        found: list[Finding] = []
+        if self._live:
+            found.extend(self._live_sweep(path, text, lines))
+        if not cands:
+            return found
+        line_no, counted_to = 1, 0
+        for start in sorted(cands):
+            end = text.find("\n", start)
+            if end < 0:
+                end = len(text)
+            line = text[start:end]
+            line = line.removesuffix("\r")
+            hits = []
+            for idx in sorted(cands[start]):
+                det = self.detectors[idx]
+                for h in det.find(line, text, start, path):
+                    hits.append((idx, h))
+            if not hits:
+                continue
+            line_no += text.count("\n", counted_to, start)
+            counted_to = start
+            if lines is not None and line_no not in lines:
+                continue
+            if _PRAGMA_HINT in line or _PRAGMA_HINT in text[max(0, start - 200) : start]:
+                from detect_secrets.filters.allowlist import is_line_allowlisted
+
+                prev_start = text.rfind("\n", 0, max(0, start - 1)) + 1
+                prev = text[prev_start : max(prev_start, start - 1)].rstrip("\r") if start else ""
+                if is_line_allowlisted(path, line, SimpleNamespace(previous_line=prev)):  # type: ignore[arg-type]
+                    continue
+            found.extend(self._to_findings(path, line_no, hits))
+        if self._live and len(found) > 1:
+            found = _prefer_detectors(found)
+        return found
+
+    def _live_sweep(self, path: str, text: str, lines: set[int] | None) -> list[Finding]:
+        """Every value-like token compared (by keyed hash) with the managed live values."""
+        out: list[Finding] = []
+        line_no, counted_to, line_start = 1, 0, 0
+        for m in _TOKEN.finditer(text):
+            tok, base = m.group(), m.start()
+            cands = [(base, tok)]
+            for sep in "=:":
+                i = tok.find(sep)
+                if 0 <= i < len(tok) - 8:
+                    cands.append((base + i + 1, tok[i + 1 :]))
+            for start, value in cands:
+                match = self._live_match(value)
+                if match is None:
+                    continue
+                line_no += text.count("\n", counted_to, start)
+                counted_to = start
+                line_start = text.rfind("\n", 0, start) + 1
+                if lines is not None and line_no not in lines:
+                    break
+                col = start - line_start + 1
+                out.append(
+                    Finding(
+                        detector=LIVE_DETECTOR.id,
+                        path=path,
+                        line=line_no,
+                        column=col,
+                        end_line=line_no,
+                        end_column=col + len(value),
+                        fingerprint=self._fingerprint(LIVE_DETECTOR.id, path, value),
+                        hashed_secret=hashed_secret(value),
+                        live=match,
+                    )
+                )
+                break
+        return out
+
+    def _to_findings(
+        self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]]
+    ) -> list[Finding]:
+        # Where spans overlap, the more specific detector wins (generic < URL credentials < formats).
+        ranked = [(_RANK.get(self.detectors[idx].id, 2), s, e) for idx, (s, e, _, _) in hits]
+        out: list[Finding] = []
+        seen: set[tuple[str, int, int]] = set()
+        for idx, (s, e, value, extra) in hits:
+            rank = _RANK.get(self.detectors[idx].id, 2)
+            if any(r > rank and s < e2 and s2 < e for r, s2, e2 in ranked):
+                continue
+            det = self.detectors[idx].id
+            if (det, s, e) in seen:
+                continue
+            seen.add((det, s, e))
+            out.append(
+                Finding(
+                    detector=det,
+                    path=path,
+                    line=line_no,
+                    column=s + 1,
+                    end_line=line_no + extra,
+                    end_column=e + 1,
+                    fingerprint=self._fingerprint(det, path, value),
+                    hashed_secret=hashed_secret(value),
+                    live=self._live_match(value),
+                )
+            )
+        return out

@@ -1,0 +1,318 @@
+"""Value filters: documented examples, placeholders and obvious non-secrets.
+
+Every detector's candidate passes through :func:`is_false_positive` (shared rules) and,
+for the name-based generic detector, :func:`looks_random` (entropy + value shape). The
+detect-secrets 1.5 heuristic filters (sequential strings, UUIDs, templated values, ``$``
+prefixes, non-alphanumeric strings, lock files) are mirrored in :class:`DS` rule for rule
+— importing detect-secrets costs ~0.15 s, more than most scans — and a test checks them
+against detect-secrets itself. Imports only the stdlib; never stores, targets or SDKs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import string
+from collections import Counter
+
+
+class DS:
+    """detect-secrets 1.5 ``filters.heuristic`` rules, same semantics, no import cost."""
+
+    _SEQUENCES = (
+        string.ascii_uppercase + string.ascii_uppercase + string.digits + "+/",
+        string.digits + string.ascii_uppercase + string.ascii_uppercase + "+/",
+        (string.digits + string.ascii_uppercase) * 2,
+        string.digits * 2,
+        string.hexdigits.upper() + string.hexdigits.upper(),
+        string.ascii_uppercase + "=/",
+    )
+    _UUID = re.compile(r"[a-f0-9]{8}\-[a-f0-9]{4}\-[a-f0-9]{4}\-[a-f0-9]{4}\-[a-f0-9]{12}", re.IGNORECASE)
+    _LETTERS = frozenset(string.ascii_letters)
+
+    @classmethod
+    def is_sequential_string(cls, secret: str) -> bool:
+        upper = secret.upper()
+        return any(upper in seq for seq in cls._SEQUENCES)
+
+    @classmethod
+    def is_potential_uuid(cls, secret: str) -> bool:
+        return bool(cls._UUID.search(secret))
+
+    @staticmethod
+    def is_templated_secret(secret: str) -> bool:
+        try:
+            return (
+                (secret[0] == "{" and secret[-1] == "}")
+                or (secret[0] == "<" and secret[-1] == ">")
+                or (secret[0] == "$" and secret[1] == "{" and secret[-1] == "}")
+            )
+        except IndexError:
+            return True
+
+    @staticmethod
+    def is_prefixed_with_dollar_sign(secret: str) -> bool:
+        return bool(secret) and secret[0] == "$"
+
+    @classmethod
+    def is_not_alphanumeric_string(cls, secret: str) -> bool:
+        return not (cls._LETTERS & set(secret))
+
+
+ds_heuristic = DS
+
+#: Public documentation examples (AWS, Azurite, jwt.io, Stripe/Slack docs, ...).
+KNOWN_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    }
+)
+
+_PLACEHOLDER_WORDS = (
+    "example",
+    "sample",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "changeit",
+    "your",
+    "redacted",
+    "replace",
+    "insert",
+    "dummy",
+    "foobar",
+    "xxxx",
+    "****",
+    "....",
+    "0000000000",
+    "1234567890",
+    "abcdefgh",
+    "secret_here",
+    "token_here",
+    "notreal",
+    "not-a-real",
+    "not_a_real",
+    "fake",
+    "lorem",
+    "hunter2",
+    "canary",
+    "password",
+    "passw",
+    "...",
+    "secret",
+    "token",
+)
+_TEMPLATE_MARKERS = ("${", "{{", "}}", "%(", "%s", "$(", "<", ">", "#{", "@{", "{%", "[[")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_INTEGRITY = re.compile(r"^(?:sha(?:1|256|384|512)[-:=]|md5[-:=])", re.IGNORECASE)
+_WORDY = re.compile(r"^[_\-.]*[A-Za-z]+(?:[_\-. ]+[A-Za-z]+)*[_\-.]*[0-9]{0,4}$")
+_DELIMITED_WORD = re.compile(
+    r"(?i)(?:^|[-_.])(?:your|my|fake|dummy|example|sample|placeholder|replace|insert|changeme|redacted|test|"
+    r"token|secret|key|here|goes)(?:[-_.]|$)"
+)
+_LEET = str.maketrans(
+    {"@": "a", "4": "a", "5": "s", "$": "s", "0": "o", "1": "l", "3": "e", "7": "t", "!": "i"}
+)
+_REPEAT = re.compile(r"(.)\1{5,}")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
+_EXPRESSION = re.compile(r"\[-?\d*\]\.|\(\)|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}$")
+
+LOCK_FILE_NAMES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "Pipfile.lock",
+        "Cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "Gemfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "mix.lock",
+        "packages.lock.json",
+        "flake.lock",
+        "bun.lock",
+        "Podfile.lock",
+    }
+)
+
+
+def shannon_entropy(value: str) -> float:
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def is_placeholder(value: str) -> bool:
+    """Template references, ``<your-token>``, ``changeme``, ``xxxx…`` and friends."""
+    low = value.lower()
+    if any(m in value for m in _TEMPLATE_MARKERS):
+        return True
+    if any(w in low for w in _PLACEHOLDER_WORDS):
+        return True
+    leet = "".join(c for c in low.translate(_LEET) if c.isalpha())
+    if leet != low and any(w in leet for w in ("password", "secret", "changeme", "letmein", "admin")):
+        return True  # P@55w0rd!, s3cr3t, n3w-p@ss/word: test-fixture words, not credentials
+    if _REPEAT.search(value):
+        return True
+    return bool(ds_heuristic.is_templated_secret(value) or ds_heuristic.is_prefixed_with_dollar_sign(value))
+
+
+def is_known_example(value: str) -> bool:
+    return value in KNOWN_EXAMPLES or "EXAMPLE" in value
+
+
+def _prefixed_placeholder(value: str, body: str) -> bool:
+    """For fixed-prefix tokens: words count only as delimited words (``xoxb-your-token``),
+    since a random body can contain ``YouR`` or ``fAke`` by chance."""
+    if is_known_example(value) or any(m in value for m in _TEMPLATE_MARKERS) or _REPEAT.search(body):
+        return True
+    if _DELIMITED_WORD.search(body) or "..." in body or "xxxx" in body.lower():
+        return True
+    return body.replace("-", "").replace("_", "").isalpha() and body.islower()
+
+
+def is_false_positive(value: str, *, body: str | None = None) -> bool:
+    """Shared rules for every detector. ``body`` is the random part after a fixed prefix."""
+    if body is not None and body != value:
+        if _prefixed_placeholder(value, body):
+            return True
+    elif is_known_example(value) or is_placeholder(value):
+        return True
+    body = value if body is None else body
+    if ds_heuristic.is_sequential_string(body):
+        return True
+    return len(body) >= 12 and shannon_entropy(body) < 2.5
+
+
+def obviously_fake(text: str) -> bool:
+    """Cheap check on a loose match (name + value): documented examples, xxxx, repeats."""
+    return (
+        is_known_example(text)
+        or bool(_REPEAT.search(text))
+        or any(m in text for m in ("xxxx", "XXXX", "****", "...", "${", "{{", "<"))
+    )
+
+
+def is_non_secret_shape(value: str) -> bool:
+    """UUIDs, integrity hashes, data URIs, public keys, versions, paths, e-mail addresses."""
+    if _UUID.match(value) or _TIMESTAMP.match(value) or _EXPRESSION.search(value):
+        return True
+    if ds_heuristic.is_potential_uuid(value):
+        return True
+    low = value.lower()
+    if low.startswith(
+        ("data:", "urn:", "ssh-", "ecdsa-", "sk-ssh-", "http://", "https://", "file:", "arn:", "./", "../")
+    ):
+        return True
+    if value.startswith("AAAAB3NzaC1") or _INTEGRITY.match(value):
+        return True
+    if _EMAIL.match(value):
+        return True
+    return ds_heuristic.is_not_alphanumeric_string(value)
+
+
+_B64_VALUE = re.compile(r"[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_\-]+={0,2}")
+
+
+def _decodes_to_text(value: str) -> bool:
+    """Base64 of readable text (JSON pagination tokens, encoded documents) is not a key."""
+    if len(value) < 16 or len(value) % 4 not in (0, 2, 3) or not _B64_VALUE.fullmatch(value):
+        return False
+    try:
+        raw = base64.b64decode(
+            value + "=" * (-len(value) % 4),
+            altchars=b"-_" if "-" in value or "_" in value else None,
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    if printable < 0.95 * max(len(text), 1):
+        return False
+    stripped = text.strip()
+    if stripped[:1] in "{[":
+        try:
+            json.loads(stripped)
+            return True
+        except ValueError:
+            pass
+    return sum(ch.isalpha() or ch == " " for ch in text) > 0.85 * len(text)
+
+
+_LOWER_RUNS = re.compile(r"[a-z]+")
+_CAMEL = re.compile(r"[a-z]*(?:[A-Z][a-z]+)+")
+
+
+_SEGMENT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_CONSONANTS4 = re.compile(r"[b-df-hj-np-tv-xz]{4,}", re.IGNORECASE)
+
+
+def _wordlike(letters: str) -> bool:
+    """Every CamelCase segment has a vowel and no run of 4+ consonants (MyAppKey, not HfEocxrjr)."""
+    segments = _SEGMENT.findall(letters)
+    return bool(segments) and all(
+        any(c in "aeiouyAEIOUY" for c in seg) and not _CONSONANTS4.search(seg) for seg in segments
+    )
+
+
+def _random_letters(value: str, *, min_letters: int = 16, min_entropy: float = 3.5) -> bool:
+    """Random mixed-case letters (dbbJHypYsVTzDpLh) vs identifiers (DescribeInstances):
+    identifiers are made of words, so their lowercase runs are long."""
+    letters = "".join(c for c in value if c.isalpha())
+    if len(letters) < min_letters or (_CAMEL.fullmatch(letters) and _wordlike(letters)):
+        return False
+    runs = [len(r) for r in _LOWER_RUNS.findall(letters)]
+    if not runs or max(runs) >= 7 or sum(runs) / len(runs) >= 3.2:
+        return False
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    return 0.15 <= upper <= 0.85 and shannon_entropy(value) >= min_entropy
+
+
+def looks_random(value: str, *, strict: bool = False) -> bool:
+    """Entropy + shape test for values found only by their name (generic-secret)."""
+    n = len(value)
+    if n < 8 or n > 512 or " " in value:
+        return False
+    if is_non_secret_shape(value) or _decodes_to_text(value):
+        return False
+    if value.isalpha():
+        return _random_letters(value)  # letters only: random case mix, or words/identifiers
+    if _WORDY.match(value) and not _random_letters(value, min_letters=10, min_entropy=3.4):
+        return False  # identifiers and phrases: django_tests_secret_key, MySecret1
+    entropy = shannon_entropy(value)
+    if _HEX.match(value):
+        return n >= 20 and entropy >= 3.0  # shorter hex strings are ids and truncated hashes
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
+
+    need = 3.5 if strict else 3.0
+    if n < 12:
+        return classes >= 3 and entropy >= 2.8 and not strict
+    return classes >= 2 and entropy >= need

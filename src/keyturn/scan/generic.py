@@ -1,0 +1,203 @@
+"""The ``generic-secret`` detector: random-looking values assigned to secret-ish names.
+
+``password = "…"``, ``API_KEY=…``, ``"client_secret": "…"``, ``export TOKEN=…``,
+``<password>…</password>``, ``Authorization: Bearer …``, Markdown ``| `SECRET_KEY` |
+`…` |``, ``os.getenv("API_KEY", "…")``, ``process.env.TOKEN || "…"``, Kubernetes
+``- name: DB_PASSWORD`` / ``value: …`` and AWS secret access keys. The value must pass an
+entropy + shape test (:func:`keyturn.scan.filters.looks_random`), and the name must not
+be a code reference or a known non-secret (``NextToken``, ``key_id``, ``secret_name``,
+``password_length``…). Also ``<property name="dbPassword" value="…"/>``,
+``props.setProperty("smtp.password", "…")`` and Ruby ``ENV["TOKEN"] ||= "…"``. Unquoted values count only in config-like files and shell
+``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
+Imports only the stdlib and keyturn.scan modules; never stores, targets or SDKs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from keyturn.scan import filters
+from keyturn.scan.detectors import Detector, Hit, ci
+from keyturn.scan.finders import find_aws_secret
+
+_KW = r"(?:pass|pwd|secret|token|key|credential)"
+PREFILTER = ci(
+    _KW + r"[\w.\-$]{0,80}[\"'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*[rRbBuU]?"
+    # the value holds a digit/symbol, or is a long run of letters (CamelCase names are not secrets)
+    r"(?:[\"'`](?:[A-Za-z]{0,120}[^A-Za-z\s\"'`]|[A-Za-z]{16})|[A-Za-z]{0,120}[^A-Za-z\s\"'`,;#&)(\[\]{}<>]|[A-Za-z]{16})",
+    r"<[\w.\-:]*" + _KW + r"[\w.\-:]*>[^<\s]{8}",
+    r"bearer[ \t]+[A-Za-z0-9\-._~+/]{16}",
+    r"`[\w.\-]*" + _KW + r"[\w.\-]*`[^`\n]{0,16}`[^`\s]{8}",
+    _KW + r"[\w.\-]*[\"'][ \t]*,[ \t]*[\"'][^\"'\s]{8}",
+    _KW + r"[^\n]{0,120}(?:\|\||\?\?)=?[ \t]*[\"'`][^\"'`\s]{8}",
+    r"(?:name|key)[ \t]*=[ \t]*[\"'][^\"'\n]{0,80}"
+    + _KW
+    + r"[^\"'\n]{0,80}[\"'][^>\n]{0,80}value[ \t]*=[ \t]*[\"'][^\"'\s]{8}",
+    r"value:[ \t]*[\"']?[^\s\"']{8}",
+    r"aws.{0,20}(?:key|pwd|pw|password|pass|token|secret).{0,20}['\"][0-9a-zA-Z/+]{40}['\"]",
+    r"(?:aws_?secret_?access_?key|secretaccesskey|aws_secret)[\"']?[ \t]*[:=][ \t]*[\"']?[0-9a-zA-Z/+]{40}",
+)
+_ASSIGN = re.compile(
+    r"""(?P<name>[A-Za-z_$@][\w.\-$]{0,80})["'`]?\]?[ \t]*(?P<op>:=|=>|==|!=|=|:)[ \t]*"""
+    r"""(?:[rRbBuU]?(?P<q>["'`])(?P<qv>[^"'`\s\\]{8,512})(?P=q)|(?P<uv>[^\s"'`,;#&)(\[\]{}<>]{8,512})(?=\s|$|[,;#]))"""
+)
+_XML = re.compile(r"<(?P<name>[\w.\-:]{1,80})>(?P<v>[^<\s]{8,512})</(?P=name)>")
+_BEARER = re.compile(r"(?i)\bbearer[ \t]+(?P<v>[A-Za-z0-9\-._~+/]{16,1024}=*)(?![A-Za-z0-9\-._~+/=])")
+_MARKDOWN = re.compile(
+    r"`(?P<name>[A-Za-z_][\w.\-]{0,80})`(?:\s*\|\s*|\s+to\s+|\s*[:=]\s*|\s+is\s+|\s+as\s+)`(?P<v>[^`\s]{8,512})`"
+)
+#: os.getenv("API_KEY", "…"), props.setProperty("smtp.password", "…"), put("token", "…")
+_CALL = re.compile(r"""\w\(\s*["'](?P<name>[\w.\-]{1,80})["']\s*,\s*["'](?P<v>[^"'\s]{8,512})["']""")
+_FALLBACK = re.compile(
+    r"""(?P<name>[\w.$\[\]()'"]{1,120}?)\s*(?:\|\||\?\?)=?\s*["'`](?P<v>[^"'`\s]{8,512})["'`]"""
+)
+#: <property name="dbPassword" value="…"/>, <add key="client_secret" value="…" />
+_XML_ATTR = re.compile(
+    r"""\b(?:name|key)\s*=\s*["'](?P<name>[^"'<>]{1,80})["'][^<>]{0,80}?\bvalue\s*=\s*["'](?P<v>[^"'\s]{8,512})["']"""
+)
+_K8S_VALUE = re.compile(r"""^\s*-?\s*value:\s*(?P<q>["']?)(?P<v>[^\s"']{8,512})(?P=q)\s*$""")
+_K8S_NAME = re.compile(r"""^\s*-?\s*name:\s*["']?(?P<name>[\w.\-]{1,80})["']?\s*$""")
+_SHELLISH = re.compile(r"^\s*(?:(?:export|ARG|ENV|declare\s+-x|setx?)\s+|\$env:)", re.IGNORECASE)
+
+_SECRET_NAME = re.compile(
+    r"(?i)(?:passw(?:or)?d|passwd|pwd|(?<![a-z])pass(?![a-z])|(?-i:[a-z0-9]Pass)(?![a-z])|passphrase|secret|token|"
+    r"credential|api[_\-.]?key|(?:auth|access|private|signing|encryption|master|client|app|account|"
+    r"storage|shared|session|service|admin|secret|license|webhook|bearer|hmac|jwt)[_\-.]?key)"
+)
+#: Names that look secret-ish but hold identifiers, pagination cursors or settings.
+_NOT_SECRET_NAME = re.compile(
+    r"(?i)(?:next_?token|page_?token|input_?token|output_?token|pagination|continuation|marker|client_?token|"
+    r"idempotency|tokens?_?(?:count|ids?)|tokeniz|max_?tokens|csrf|xsrf|primary_?key|foreign_?key|sort_?key|"
+    r"partition_?key|hash_?key|range_?key|keyboard|monkey|turkey|hotkey|key_?code|keystroke|passenger|"
+    r"passthrough|bypass|compass|passive|"
+    r"(?:^|[_\-.])(?:public|kms|sha\d*|hash|digest|checksum|etag|integrity|fingerprint|thumbprint|nonce|salt)"
+    r"(?:$|[_\-.]|(?-i:(?=[A-Z0-9])))|"
+    r"(?-i:[a-z0-9](?:Public|Kms|Sha|Hash|Digest|Checksum|Etag|Fingerprint|Thumbprint|Nonce|Salt)))"
+)
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+#: A secret-ish name whose last word is one of these holds metadata, not the secret.
+_NON_SECRET_LAST = frozenset(
+    "name names id ids arn arns ref refs version versions path paths file files dir directory prefix suffix "
+    "url uri endpoint host type types length len size count field label env var vars header format policy "
+    "manager store provider source location alias pair usage pattern regex schema template class enabled "
+    "required expiry expires expiration ttl timeout mode kind algorithm algo rotation hint min max limit "
+    "param option flag spec state status word words map set func fn code attr attribute condition "
+    "expression column columns value arg args list lifetime period interval rule rules re rx".split()
+)
+_DOTTED = re.compile(r"[A-Za-z_$]\w*(?:\.\w+)+")
+_CODE_VALUE = re.compile(r"^(?:self|this|cls|os|process|env|config|settings|params|args|request|ctx)\.")
+_CONFIG_EXT = frozenset(
+    ".env .ini .cfg .conf .config .properties .toml .yaml .yml .sh .bash .zsh .txt .tf .tfvars .hcl "
+    ".dockerfile .npmrc .pypirc .ps1 .bat .cmd".split()
+    + [""]
+)
+
+
+def _ext(path: str) -> str:
+    base = path.rsplit("/", 1)[-1].lower()
+    if base.startswith((".env", "dockerfile", "containerfile")) or base in (".npmrc", ".pypirc", ".netrc"):
+        return ".env"
+    dot = base.rfind(".")
+    return base[dot:] if dot > 0 else ""
+
+
+def is_secret_name(name: str) -> bool:
+    if not _SECRET_NAME.search(name) or _NOT_SECRET_NAME.search(name):
+        return False
+    words = _WORDS.findall(name)
+    return not words or words[-1].lower() not in _NON_SECRET_LAST
+
+
+def is_example_file(path: str) -> bool:
+    """Documentation example files (``examples-1.json``, ``.env.example``): their values are
+    illustrations. Only the name-based generic detector skips them; token formats still fire."""
+    return "example" in path.rsplit("/", 1)[-1].lower()
+
+
+def _good(value: str) -> bool:
+    return not filters.is_false_positive(value) and filters.looks_random(value)
+
+
+WINDOW = 4096
+OVERLAP = 1024
+
+
+def find_generic(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
+    if is_example_file(path):
+        return
+    seen: set[int] = set()
+    if len(line) <= WINDOW:
+        hits: Iterator[Hit] = _find_in(line, path)
+    else:  # minified JSON/JS: overlapping windows keep the regexes cheap on megabyte lines
+        hits = (
+            (base + s, base + e, v, x)
+            for base in range(0, len(line), WINDOW - OVERLAP)
+            for s, e, v, x in _find_in(line[base : base + WINDOW], path)
+        )
+    for hit in hits:
+        if hit[0] not in seen:
+            seen.add(hit[0])
+            yield hit
+    if "value" in line and offset > 0:
+        yield from _find_k8s(line, text, offset)
+
+
+def _find_in(line: str, path: str) -> Iterator[Hit]:
+    unquoted_ok = _ext(path) in _CONFIG_EXT or bool(_SHELLISH.match(line))
+    for m in _ASSIGN.finditer(line):
+        name = m.group("name")
+        if m.group("op") in ("==", "!=") or line[max(0, m.start() - 1) : m.start()] == ":":
+            continue  # comparisons; qualified type names (AWS::IAM::AccessKey)
+        if not is_secret_name(name):
+            continue
+        quoted = m.group("qv") is not None
+        if not quoted and not unquoted_ok:
+            continue
+        group = "qv" if quoted else "uv"
+        value = m.group(group)
+        if _CODE_VALUE.match(value) or "(" in value or (not quoted and _DOTTED.fullmatch(value)):
+            continue  # code references: self.x, get_x(), settings.DB_PASSWORD
+        if _good(value):
+            yield m.start(group), m.end(group), value, 0
+    for rx, needle in (
+        (_XML, "<"),
+        (_XML_ATTR, "value"),
+        (_MARKDOWN, "`"),
+        (_CALL, "("),
+        (_FALLBACK, "|"),
+        (_FALLBACK, "??"),
+    ):
+        if needle in line:
+            for m in rx.finditer(line):
+                if is_secret_name(m.group("name")) and _good(m.group("v")):
+                    yield m.start("v"), m.end("v"), m.group("v"), 0
+    if "earer" in line:
+        for m in _BEARER.finditer(line):
+            if _good(m.group("v")):
+                yield m.start("v"), m.end("v"), m.group("v"), 0
+    yield from find_aws_secret(line)
+
+
+def _find_k8s(line: str, text: str, offset: int) -> Iterator[Hit]:
+    """``- name: DB_PASSWORD`` followed by ``value: …`` (Kubernetes/Compose env lists)."""
+    m = _K8S_VALUE.match(line)
+    if not m:
+        return
+    prev_start = text.rfind("\n", 0, offset - 1) + 1
+    prev = _K8S_NAME.match(text[prev_start : offset - 1].rstrip("\r"))
+    if prev and is_secret_name(prev.group("name")) and _good(m.group("v")):
+        yield m.start("v"), m.end("v"), m.group("v"), 0
+
+
+GENERIC = Detector(
+    "generic-secret",
+    "Generic secret",
+    "A high-entropy value assigned to a name like password, secret, token, key or api_key "
+    "(including AWS secret access keys).",
+    PREFILTER,
+    find_generic,
+    severity=7.0,
+    precision="medium",
+    ds_types=("Secret Keyword", "Base64 High Entropy String", "Hex High Entropy String"),
+)
