@@ -21,6 +21,7 @@ from keyturn.validators.base import Check
 from keyturn.validators.command import CommandCheck, redact
 from keyturn.validators.http import HttpCheck
 from keyturn.values import SecretValue
+from tests.fakes.quiet import QuietThreadingHTTPServer
 
 CANARY = "kt-canary-Zx9$'\"q 7;&|`x"
 
@@ -267,7 +268,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(context: ssl.SSLContext | None = None) -> Iterator[Server]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = QuietThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     httpd.recorded = []  # type: ignore[attr-defined]
     scheme = "http"

@@ -122,3 +122,32 @@ def test_permanent_404_fails_naming_the_target_and_others_are_recorded(tmp_path:
     assert [p.path for p in fake.requests("PUT", r"/secrets/[A-Z_]+$")] == \
         ["/repos/acme/missing/actions/secrets/PROV_SECRET"]
     assert fake.value("acme/missing", "PROV_SECRET") == current
+
+
+def test_write_in_the_promotion_second_is_not_taken_as_current(tmp_path: Path, openbao, fake: FakeGitHub,  # type: ignore[no-untyped-def]
+                                                                monkeypatch) -> None:
+    """GitHub's updated_at and promoted_at have whole-second resolution: a target the
+    previous rotation wrote in the same second as this promotion must still be rewritten."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from keyturn.manifest import load_manifest
+    from keyturn.rotation.context import Progress, Runtime
+    from keyturn.rotation.engine import rotate
+
+    ws = _ws(tmp_path, openbao, fake)
+    frozen = float(int(time.time()))
+    fake.clock = lambda: frozen  # every write reports updated_at == this second
+    for key, value in ws.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(ws.root)
+    clock = lambda: datetime.fromtimestamp(frozen, UTC) + timedelta(milliseconds=500)  # noqa: E731
+    rt = Runtime(load_manifest(ws.root / "keyturn.yml"), dict(ws.env), Progress(quiet=True), clock=clock)
+    rotate(rt, ws.name)
+    first = ws.reader()
+    fake.clear_log()
+    rt2 = Runtime(load_manifest(ws.root / "keyturn.yml"), dict(ws.env), Progress(quiet=True), clock=clock)
+    rotate(rt2, ws.name)  # promoted in the very second the previous writes report
+    second = ws.reader()
+    assert second != first
+    assert set(_github_values(fake).values()) == {second}, "a stale target was taken as current"

@@ -14,6 +14,7 @@ import hvac
 import pytest
 
 from keyturn.targets.file import FileTarget
+from tests.fakes.quiet import QuietThreadingHTTPServer
 
 
 def _manifest(path: str, *, grace: str = "24h", max_age: str = "90d", smoke: str = "", extra: str = "") -> str:
@@ -181,7 +182,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def health_server(tmp_path: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    server = QuietThreadingHTTPServer(("127.0.0.1", 0), _Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Health.expected = str(tmp_path / "out/single.env")

@@ -28,6 +28,8 @@ from typing import Any, Self
 
 from nacl.public import PrivateKey, SealedBox
 
+from tests.fakes.quiet import QuietThreadingHTTPServer
+
 MAX_SECRET_BYTES = 48 * 1024
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECONDARY_MESSAGE = (
@@ -118,7 +120,7 @@ class FakeGitHub:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

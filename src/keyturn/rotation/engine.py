@@ -247,8 +247,13 @@ class Rotation:
 
     def _distribute(self, record: RotationRecord, current: SecretValue,
                     previous: SecretValue | None) -> RotationRecord:
-        since = parse_iso(record.promoted_at)
-        assert since is not None
+        promoted = parse_iso(record.promoted_at)
+        assert promoted is not None
+        # Update times (GitHub's ``updated_at``) and ``promoted_at`` have whole-second
+        # resolution: a write in the promotion's own second may predate it (the previous
+        # rotation's). Only an update in a later second proves this rotation wrote it;
+        # a same-second write is just rewritten (writes are idempotent).
+        since = promoted + timedelta(seconds=1)
         ledger = dict(record.ledger)
         failures: list[tuple[str, str]] = []
         prev_gen = record.old_generation if record.old_version else None

@@ -84,7 +84,8 @@ class Target(Protocol):
     def is_current(self, entries: Sequence[Entry], *, since: datetime) -> bool:
         """True when every entry already holds what ``entries`` say, as far as the
         target can tell: by value where it can read values back (files), else by an
-        update time at or after ``since`` (GitHub's ``updated_at``)."""
+        update time at or after ``since`` (GitHub's ``updated_at``). The engine passes
+        the first whole second after promotion, so a same-second write never counts."""
         ...
 
 

@@ -136,9 +136,10 @@ class _GitHubScope:
 
     def is_current(self, entries: Sequence[Entry], *, since: datetime) -> bool:
         """True iff every entry exists with ``updated_at >= since``. GitHub reports whole
-        seconds, so a write in the same second as ``since`` reads as not current (one
-        harmless rewrite, never a stale value taken as current). A missing scope (404) is
-        not current; other failures raise TargetFailed."""
+        seconds; the engine passes the first second after promotion, so a write in the
+        promotion's own second reads as not current (one harmless rewrite, never a stale
+        value taken as current). A missing scope (404) is not current; other failures
+        raise TargetFailed."""
         if since.tzinfo is None or since.utcoffset() is None:
             raise UsageError(f"{self._label}: is_current needs a timezone-aware `since`")
         if not entries:
