@@ -123,3 +123,16 @@ def test_generic_in_megabyte_minified_line(engine: Engine, fakes) -> None:  # ty
     text = blob + f'],"db_password":"{pw}","x":1}}\n'
     [f] = engine.scan_text("config.json", text)
     assert f.detector == "generic-secret" and f.column == text.index(pw) + 1
+
+
+def test_same_span_reported_once_by_the_format_detector(engine: Engine, fakes) -> None:  # type: ignore[no-untyped-def]
+    text = f"//npm.pkg.github.com/:_authToken={fakes.github()}\n"
+    assert [f.detector for f in engine.scan_text(".npmrc", text)] == ["github-token"]
+    text = "//registry.npmjs.org/:_authToken=" + fakes.s(36) + "\n"
+    assert [f.detector for f in engine.scan_text(".npmrc", text)] == ["npm-token"]
+
+
+def test_stripe_test_and_publishable_keys_not_generic(engine: Engine, fakes) -> None:  # type: ignore[no-untyped-def]
+    for prefix in ("sk_test_", "pk_test_", "pk_live_", "rk_test_"):
+        text = f'stripe.api_key = "{prefix}{fakes.s(24)}"\nstripe_secret_key = "{prefix}{fakes.s(24)}"\n'
+        assert engine.scan_text("app.py", text) == []

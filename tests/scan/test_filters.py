@@ -110,3 +110,55 @@ def test_looks_random(value: str, random_: bool) -> None:
 def test_entropy() -> None:
     assert filters.shannon_entropy("aaaa") == 0
     assert filters.shannon_entropy("abcd") == 2
+
+
+# -- random values that merely contain template punctuation or placeholder letters --------
+def _rand(seed: int, n: int, alphabet: str) -> str:
+    import random
+
+    r = random.Random(seed)
+    return "".join(r.choice(alphabet) for _ in range(n))
+
+
+_SALT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#%*-_=+[]{}|:,.<>?~^@"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_salts_with_angle_brackets_are_not_templates(seed: int) -> None:
+    value = _rand(seed, 60, _SALT) + "<q>X"  # a WordPress-style salt with < and >
+    assert not filters.is_placeholder(value)
+    assert filters.looks_random(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["<db-password>", "prefix-<token>", "{{ .Values.secret }}", "%(secret_key)s", "$(DB_PASS)"]
+)
+def test_whole_templates_still_placeholders(value: str) -> None:
+    assert filters.is_placeholder(value)
+
+
+@pytest.mark.parametrize("word", ["yOuR", "xXXx", "fAkE", "dUmMy"])
+def test_mixed_case_letters_inside_random_value_are_not_placeholder_words(word: str) -> None:
+    body = _rand(1, 12, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    assert not filters.is_placeholder(body[:6] + "k" + word + "Q" + body[6:])
+
+
+@pytest.mark.parametrize(
+    "value", ["YOUR_API_KEY", "your-token", "YourApiKeyHere", "ChangeMe123", "my_FAKE_key"]
+)
+def test_placeholder_words_as_words(value: str) -> None:
+    assert filters.is_placeholder(value)
+
+
+def test_dotted_names_vs_random_values_with_a_dot() -> None:
+    assert filters.is_dotted_name("settings.DB_PASSWORD")
+    assert filters.is_dotted_name("config.getDbPassword")
+    assert filters.is_dotted_name("mail.internal.corp")
+    assert not filters.is_dotted_name("aB3kQz9Lm.Xp7rT2")
+
+
+def test_random_letters_value() -> None:
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+    assert sum(filters.random_letters_value(_rand(s, 28, letters)) for s in range(50)) >= 45
+    for value in ("some_snake_case_identifier", "MyApplicationDatabaseSecret", "Some_Snake_Case_Identifier"):
+        assert not filters.random_letters_value(value)

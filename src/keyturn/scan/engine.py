@@ -25,6 +25,17 @@ from keyturn.scan.stock import stock_detectors
 
 _PRAGMA_HINT = "pragma"
 _RANK = {"generic-secret": 0, "url-credentials": 1}
+#: Detectors that report a value for its context (``_authToken=…``) rather than its own format:
+#: where a format detector reports the same span, the format detector wins.
+_CONTEXT_RANK = {"npm-token": 1.5}
+
+
+def _rank(detector: str, value: str) -> float:
+    if detector == "npm-token" and value.startswith("npm_"):
+        return 2
+    return _CONTEXT_RANK.get(detector, _RANK.get(detector, 2))
+
+
 #: Value-like tokens for the live-secret sweep (only with --manifest).
 _TOKEN = re.compile(r"[^\s\"'`,;()<>{}\[\]|]{8,}")
 
@@ -164,11 +175,11 @@ class Engine:
         self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]]
     ) -> list[Finding]:
         # Where spans overlap, the more specific detector wins (generic < URL credentials < formats).
-        ranked = [(_RANK.get(self.detectors[idx].id, 2), s, e) for idx, (s, e, _, _) in hits]
+        ranked = [(_rank(self.detectors[idx].id, v), s, e) for idx, (s, e, v, _) in hits]
         out: list[Finding] = []
         seen: set[tuple[str, int, int]] = set()
         for idx, (s, e, value, extra) in hits:
-            rank = _RANK.get(self.detectors[idx].id, 2)
+            rank = _rank(self.detectors[idx].id, value)
             if any(r > rank and s < e2 and s2 < e for r, s2, e2 in ranked):
                 continue
             det = self.detectors[idx].id

@@ -113,6 +113,25 @@ _PLACEHOLDER_WORDS = (
     "token",
 )
 _TEMPLATE_MARKERS = ("${", "{{", "}}", "%(", "%s", "$(", "<", ">", "#{", "@{", "{%", "[[")
+#: Markers that are unambiguous anywhere in a value (a random salt rarely holds them).
+_STRONG_MARKERS = ("${",)
+#: ``<name>``, ``{{ x }}``, ``%(name)s``, ``$(VAR)``, ``#{x}``: templates only when the rest of
+#: the value is plain; a ``<``, ``>``, ``{{`` or ``%(`` among other punctuation is a random
+#: value's (WordPress salts, Django keys), not a template.
+_TEMPLATE = re.compile(
+    r"<[A-Za-z_][\w\-. ]{1,40}>|<%.{0,80}?%>|\{\{[^{}]{0,80}\}\}|\{%[^%]{0,80}%\}|%\(\w+\)[a-z]|\$\([A-Za-z_]\w*\)|"
+    r"[#@]\{[^{}]{0,80}\}|\[\[[^\[\]]{0,80}\]\]|%[sd](?![A-Za-z0-9])|^(?:\{\{|\}\}|\[\[|<|#\{|@\{)"
+)
+_PLAIN_REST = re.compile(r"[\w\-./:@=+]*")
+
+
+def _templated(value: str) -> bool:
+    if any(m in value for m in _STRONG_MARKERS):
+        return True
+    rest = _TEMPLATE.sub("", value)
+    return rest != value and _PLAIN_REST.fullmatch(rest) is not None
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _INTEGRITY = re.compile(r"^(?:sha(?:1|256|384|512)[-:=]|md5[-:=])", re.IGNORECASE)
@@ -127,7 +146,20 @@ _LEET = str.maketrans(
 _REPEAT = re.compile(r"(.)\1{5,}")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
-_EXPRESSION = re.compile(r"\[-?\d*\]\.|\(\)|^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}$")
+_EXPRESSION = re.compile(r"\[-?\d*\]\.|[A-Za-z_]\w*\(\)(?:$|[.\[])")
+_DOTTED3 = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){2,}$")
+#: One part of a dotted name: snake_case, CONSTANT, camelCase / PascalCase words, or short.
+_NAME_PART = re.compile(
+    r"[a-z_][a-z0-9_]*|[A-Z_][A-Z0-9_]*|[A-Za-z][a-z]*(?:[A-Z][a-z]+)*[A-Z]?[0-9]*|\w{1,4}"
+)
+
+
+def is_dotted_name(value: str) -> bool:
+    """``settings.DB_PASSWORD``, ``config.getPassword``, ``db.internal.example`` — but not a
+    random value that a ``.`` happens to split (``W7dHZ8nlK.qcN27J``)."""
+    parts = value.split(".")
+    return len(parts) > 1 and all(_NAME_PART.fullmatch(p) for p in parts)
+
 
 LOCK_FILE_NAMES = frozenset(
     {
@@ -162,9 +194,9 @@ def shannon_entropy(value: str) -> float:
 def is_placeholder(value: str) -> bool:
     """Template references, ``<your-token>``, ``changeme``, ``xxxx…`` and friends."""
     low = value.lower()
-    if any(m in value for m in _TEMPLATE_MARKERS):
+    if _templated(value):
         return True
-    if any(w in low for w in _PLACEHOLDER_WORDS):
+    if _has_placeholder_word(value, low):
         return True
     leet = "".join(c for c in low.translate(_LEET) if c.isalpha())
     if leet != low and any(w in leet for w in ("password", "secret", "changeme", "letmein", "admin")):
@@ -172,6 +204,31 @@ def is_placeholder(value: str) -> bool:
     if _REPEAT.search(value):
         return True
     return bool(ds_heuristic.is_templated_secret(value) or ds_heuristic.is_prefixed_with_dollar_sign(value))
+
+
+_PLACEHOLDER_RX = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
+
+
+def _has_placeholder_word(value: str, low: str) -> bool:
+    """A placeholder word written as a word (``your``, ``YOUR``, ``Your``, ``ChangeMe``), not
+    letters of a random value that happen to spell it in mixed case (``yOuR``, ``xXXx``)."""
+    for m in _PLACEHOLDER_RX.finditer(low):
+        s, e = m.span()
+        t = value[s:e]
+        if t.islower() or t.isupper() or not any(c.isalpha() for c in t):
+            return True
+        if t[0].isupper() and t[1:].islower():
+            return True
+        before = value[s - 1] if s else ""
+        after = value[e] if e < len(value) else ""
+        start_ok = not before.isalpha() or (t[0].isupper() and before.islower())
+        end_ok = not after.isalpha() or after.isupper()
+        camel = not t[-1].isupper() and not any(
+            a.isupper() and b.isupper() for a, b in zip(t, t[1:], strict=False)
+        )
+        if start_ok and end_ok and camel:
+            return True  # CamelCase words: ChangeMe, YourApiKey
+    return False
 
 
 def is_known_example(value: str) -> bool:
@@ -183,7 +240,7 @@ def _prefixed_placeholder(value: str, body: str) -> bool:
     since a random body can contain ``YouR`` or ``fAke`` by chance."""
     if is_known_example(value) or any(m in value for m in _TEMPLATE_MARKERS) or _REPEAT.search(body):
         return True
-    if _DELIMITED_WORD.search(body) or "..." in body or "xxxx" in body.lower():
+    if _DELIMITED_WORD.search(body) or "..." in body or "xxxx" in body or "XXXX" in body:
         return True
     return body.replace("-", "").replace("_", "").isalpha() and body.islower()
 
@@ -214,6 +271,8 @@ def is_non_secret_shape(value: str) -> bool:
     """UUIDs, integrity hashes, data URIs, public keys, versions, paths, e-mail addresses."""
     if _UUID.match(value) or _TIMESTAMP.match(value) or _EXPRESSION.search(value):
         return True
+    if _DOTTED3.match(value) and (is_dotted_name(value) or value.startswith("eyJ")):
+        return True  # dotted names; JWT shapes are the jwt detector's to judge
     if ds_heuristic.is_potential_uuid(value):
         return True
     low = value.lower()
@@ -316,3 +375,27 @@ def looks_random(value: str, *, strict: bool = False) -> bool:
     if n < 12:
         return classes >= 3 and entropy >= 2.8 and not strict
     return classes >= 2 and entropy >= need
+
+
+_LETTERS_VALUE = re.compile(r"[A-Za-z][A-Za-z_\-]{15,127}")
+
+
+def random_letters_value(value: str) -> bool:
+    """A long random mix of upper- and lowercase letters (``_``/``-`` allowed, no digit) under
+    an explicit password/secret name: ``some_snake_case_identifier`` and CamelCase words stay out."""
+    if not _LETTERS_VALUE.fullmatch(value):
+        return False
+    letters = "".join(c for c in value if c.isalpha())
+    if len(letters) < 16 or _CAMEL.fullmatch(letters) and _wordlike(letters):
+        return False
+    if any(_CAMEL.fullmatch(p) and _wordlike(p) for p in re.split(r"[_\-]+", value) if len(p) > 6):
+        return False  # Some_Snake_Identifier, ProdDatabase_password
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    runs = [len(r) for r in _LOWER_RUNS.findall(letters)]
+    changes = sum(a.isupper() != b.isupper() for a, b in zip(letters, letters[1:], strict=False))
+    return (
+        0.15 <= upper <= 0.85
+        and max(runs, default=0) < 11
+        and changes >= len(letters) // 5
+        and shannon_entropy(value) >= 3.5
+    )

@@ -7,7 +7,11 @@
 entropy + shape test (:func:`keyturn.scan.filters.looks_random`), and the name must not
 be a code reference or a known non-secret (``NextToken``, ``key_id``, ``secret_name``,
 ``password_length``…). Also ``<property name="dbPassword" value="…"/>``,
-``props.setProperty("smtp.password", "…")`` and Ruby ``ENV["TOKEN"] ||= "…"``. Unquoted values count only in config-like files and shell
+``props.setProperty("smtp.password", "…")`` and Ruby ``ENV["TOKEN"] ||= "…"``; typed constants
+(``CLIENT_SECRET: &str = "…"``, Go ``apiKey string = "…"``), Postman/JSON ``{"key": "x-api-key",
+"value": "…"}``, ``.netrc`` ``machine … login … password …`` and JSON-escaped notebook source
+(``TOKEN = \\"…\\"``). Stripe test/publishable keys (``sk_test_``, ``pk_live_``…) are never
+generic findings. Unquoted values count only in config-like files and shell
 ``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
 Imports only the stdlib and keyturn.scan modules; never stores, targets or SDKs.
 """
@@ -35,13 +39,44 @@ PREFILTER = ci(
     + _KW
     + r"[^\"'\n]{0,80}[\"'][^>\n]{0,80}value[ \t]*=[ \t]*[\"'][^\"'\s]{8}",
     r"value:[ \t]*[\"']?[^\s\"']{8}",
+    # Postman / JSON key-value pairs: {"key": "x-api-key", "value": "…"}
+    r"\"(?:key|name)\"[ \t]*:[ \t]*\"[^\"\n]{0,80}"
+    + _KW
+    + r"[^\"\n]{0,80}\"[^\n]{0,80}\"value\"[ \t]*:[ \t]*\"[^\"\s]{8}",
+    # typed constants: CLIENT_SECRET: &str = "…", apiKey string = "…", apiKey: String = "…"
+    _KW
+    + r"\w{0,80}[ \t]*(?::[ \t]*&?(?:'static[ \t]+)?|[ \t]+)[A-Za-z_][\w.<>\[\]]{0,40}\??[ \t]*=[ \t]*[\"'`][^\"'`\s]{8}",
+    # .netrc: machine host login user password VALUE
+    r"(?:^|[ \t])(?:password|passwd)[ \t]+[^\s]{8}",
+    # JSON-escaped source (notebook cells): TOKEN = \"…\"
+    _KW + r"\w{0,80}[ \t]*=[ \t]*\\[\"'][^\"'\s\\]{8}",
     r"aws.{0,20}(?:key|pwd|pw|password|pass|token|secret).{0,20}['\"][0-9a-zA-Z/+]{40}['\"]",
     r"(?:aws_?secret_?access_?key|secretaccesskey|aws_secret)[\"']?[ \t]*[:=][ \t]*[\"']?[0-9a-zA-Z/+]{40}",
 )
 _ASSIGN = re.compile(
-    r"""(?P<name>[A-Za-z_$@][\w.\-$]{0,80})["'`]?\]?[ \t]*(?P<op>:=|=>|==|!=|=|:)[ \t]*"""
-    r"""(?:[rRbBuU]?(?P<q>["'`])(?P<qv>[^"'`\s\\]{8,512})(?P=q)|(?P<uv>[^\s"'`,;#&)(\[\]{}<>]{8,512})(?=\s|$|[,;#]))"""
+    r"""(?<![\w$@])(?P<name>[A-Za-z_$@][\w.\-$]{0,80}+)["'`]?\]?"""
+    # an optional type annotation: `: &str`, `: &'static str`, `: String`, ` string` (Go)
+    r"""(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?[A-Za-z_][\w.]{0,40}+(?:<[\w, ]{1,40}>)?\??(?=[ \t]*=[^=>])|[ \t]+(?:string|String|str)(?=[ \t]*=[^=>]))?"""
+    r"""[ \t]*(?P<op>:=|=>|==|!=|=|:)[ \t]*"""
+    r"""(?:[rRbBuU]?(?P<q>["'`])(?P<qv>[^"'`\s\\]{8,512})(?P=q)|(?P<uv>[^\s"'`,;#&)(\[\]{}<>]{8,512})(?=\s|$|[,;#&]))"""
 )
+#: JSON-escaped source lines (notebook cells): "TOKEN = \"…\"\n",
+_ESCAPED = re.compile(
+    r"""(?<![\w.])(?P<name>[A-Za-z_][\w.]{0,80}+)[ \t]*(?::[ \t]*[A-Za-z_]\w{0,40}+[ \t]*)?=[ \t]*\\(?P<q>["'])(?P<v>[^"'\s\\]{8,512})\\(?P=q)"""
+)
+#: Postman / JSON key-value pairs: {"key": "x-api-key", "value": "…"}
+_JSON_KV = re.compile(
+    r""""(?:key|name)"\s*:\s*"(?P<name>[^"\\]{1,80})"\s*,(?:\s*"\w+"\s*:\s*(?:"[^"\\]{0,80}"|\w{1,10})\s*,)?"""
+    r'\s*"value"\s*:\s*"(?P<v>[^"\s\\]{8,512})"'
+)
+#: .netrc: machine HOST login USER password VALUE (or a `password VALUE` line in a netrc file)
+_NETRC = re.compile(r"(?:^|\s)(?:password|passwd)[ \t]+(?P<v>[^\s]{8,512})(?=\s|$)")
+_NETRC_CONTEXT = re.compile(r"(?:^|\s)(?:machine|default)\s+\S*.*?\blogin\s+\S+\s+(?:password|passwd)\s")
+_NETRC_FILES = frozenset({".netrc", "_netrc", "netrc", ".authinfo"})
+#: Publishable or test-mode keys of a known format: not secrets even under a secret-ish name.
+_NOT_SECRET_PREFIXES = ("sk_test_", "pk_test_", "pk_live_", "rk_test_")
+#: Names that explicitly hold a password or secret (a letters-only random value counts there).
+_STRONG_NAME = re.compile(r"(?i)passw(?:or)?d|passwd|pwd|secret")
 _XML = re.compile(r"<(?P<name>[\w.\-:]{1,80})>(?P<v>[^<\s]{8,512})</(?P=name)>")
 _BEARER = re.compile(r"(?i)\bbearer[ \t]+(?P<v>[A-Za-z0-9\-._~+/]{16,1024}=*)(?![A-Za-z0-9\-._~+/=])")
 _MARKDOWN = re.compile(
@@ -88,7 +123,7 @@ _NON_SECRET_LAST = frozenset(
 _DOTTED = re.compile(r"[A-Za-z_$]\w*(?:\.\w+)+")
 _CODE_VALUE = re.compile(r"^(?:self|this|cls|os|process|env|config|settings|params|args|request|ctx)\.")
 _CONFIG_EXT = frozenset(
-    ".env .ini .cfg .conf .config .properties .toml .yaml .yml .sh .bash .zsh .txt .tf .tfvars .hcl "
+    ".env .ini .cfg .conf .config .properties .toml .yaml .yml .sh .bash .zsh .txt .log .tf .tfvars .hcl "
     ".dockerfile .npmrc .pypirc .ps1 .bat .cmd".split()
     + [""]
 )
@@ -115,8 +150,16 @@ def is_example_file(path: str) -> bool:
     return "example" in path.rsplit("/", 1)[-1].lower()
 
 
-def _good(value: str) -> bool:
-    return not filters.is_false_positive(value) and filters.looks_random(value)
+def _good(value: str, name: str = "") -> bool:
+    if value.startswith(_NOT_SECRET_PREFIXES) or filters.is_false_positive(value):
+        return False
+    if filters.looks_random(value):
+        return True
+    return bool(name) and _STRONG_NAME.search(name) is not None and filters.random_letters_value(value)
+
+
+#: A quoted value that is a call (``get_secret()``, ``getenv(NAME)``), not a literal.
+_CALL_VALUE = re.compile(r"^[A-Za-z_][\w.]*\([^()]*\)$")
 
 
 WINDOW = 4096
@@ -156,9 +199,11 @@ def _find_in(line: str, path: str) -> Iterator[Hit]:
             continue
         group = "qv" if quoted else "uv"
         value = m.group(group)
-        if _CODE_VALUE.match(value) or "(" in value or (not quoted and _DOTTED.fullmatch(value)):
+        if _CODE_VALUE.match(value) or _CALL_VALUE.match(value) or "()" in value:
             continue  # code references: self.x, get_x(), settings.DB_PASSWORD
-        if _good(value):
+        if not quoted and ("(" in value or (_DOTTED.fullmatch(value) and filters.is_dotted_name(value))):
+            continue
+        if _good(value, name):
             yield m.start(group), m.end(group), value, 0
     for rx, needle in (
         (_XML, "<"),
@@ -170,8 +215,22 @@ def _find_in(line: str, path: str) -> Iterator[Hit]:
     ):
         if needle in line:
             for m in rx.finditer(line):
-                if is_secret_name(m.group("name")) and _good(m.group("v")):
+                if is_secret_name(m.group("name")) and _good(m.group("v"), m.group("name")):
                     yield m.start("v"), m.end("v"), m.group("v"), 0
+    if '\\"' in line or "\\'" in line:
+        for m in _ESCAPED.finditer(line):
+            if is_secret_name(m.group("name")) and _good(m.group("v"), m.group("name")):
+                yield m.start("v"), m.end("v"), m.group("v"), 0
+    if '"value"' in line:
+        for m in _JSON_KV.finditer(line):
+            if is_secret_name(m.group("name")) and _good(m.group("v"), m.group("name")):
+                yield m.start("v"), m.end("v"), m.group("v"), 0
+    if "ass" in line and (
+        path.rsplit("/", 1)[-1].lower() in _NETRC_FILES or _NETRC_CONTEXT.search(line) is not None
+    ):
+        for m in _NETRC.finditer(line):
+            if _good(m.group("v"), "password"):
+                yield m.start("v"), m.end("v"), m.group("v"), 0
     if "earer" in line:
         for m in _BEARER.finditer(line):
             if _good(m.group("v")):
@@ -186,7 +245,7 @@ def _find_k8s(line: str, text: str, offset: int) -> Iterator[Hit]:
         return
     prev_start = text.rfind("\n", 0, offset - 1) + 1
     prev = _K8S_NAME.match(text[prev_start : offset - 1].rstrip("\r"))
-    if prev and is_secret_name(prev.group("name")) and _good(m.group("v")):
+    if prev and is_secret_name(prev.group("name")) and _good(m.group("v"), prev.group("name")):
         yield m.start("v"), m.end("v"), m.group("v"), 0
 
 
