@@ -13,13 +13,14 @@ import argparse
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from keyturn._internal.atomic import write_atomic
 from keyturn.errors import ExitCode, UsageError
-from keyturn.scan import baseline as baseline_mod
-from keyturn.scan.api import ScanRequest, relative_exclude, scan
-from keyturn.scan.model import DEFAULT_MAX_FILE_SIZE, ScanOptions, ScanResult
-from keyturn.scan.report import FORMATS, render, report_to_actions
+from keyturn.scan.model import DEFAULT_MAX_FILE_SIZE, FORMATS, ScanOptions, ScanResult
+
+if TYPE_CHECKING:
+    from keyturn.scan.api import ScanRequest
 
 DESCRIPTION = """\
 Scan files for leaked secrets (GitHub/GitLab/Slack/Stripe/OpenAI/Anthropic/Google/AWS/
@@ -124,6 +125,11 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def _request(args: argparse.Namespace) -> ScanRequest:
+    # The engine, baseline and report modules load only when a scan runs: building
+    # the parser is part of every keyturn command's start-up.
+    from keyturn.scan import baseline as baseline_mod
+    from keyturn.scan.api import ScanRequest, relative_exclude
+
     if not os.path.exists(args.path):
         raise UsageError(f"scan: path {args.path} does not exist")
     jobs = args.jobs
@@ -168,6 +174,10 @@ def _request(args: argparse.Namespace) -> ScanRequest:
 
 
 def run(args: argparse.Namespace) -> int:
+    from keyturn.scan import baseline as baseline_mod
+    from keyturn.scan.api import scan
+    from keyturn.scan.report import render, report_to_actions
+
     fmt = args.format or os.environ.get("KEYTURN_SCAN_FORMAT") or "text"
     if fmt not in FORMATS:
         raise UsageError(f"KEYTURN_SCAN_FORMAT={fmt!r}: expected one of {', '.join(FORMATS)}")

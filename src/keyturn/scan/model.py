@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Output formats of ``keyturn scan``.
+FORMATS = ("text", "json", "sarif")
+
 #: Default size bound: larger files are skipped (configurable with --max-file-size).
 DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024
 #: Project-default fingerprint key. It is NOT secret: it only keeps fingerprints stable

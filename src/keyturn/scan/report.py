@@ -18,7 +18,6 @@ from keyturn.scan.live import rotate_hint
 from keyturn.scan.model import Finding, ScanResult
 from keyturn.scan.sarif import to_sarif
 
-FORMATS = ("text", "json", "sarif")
 
 
 def _titles() -> dict[str, str]:
