@@ -318,3 +318,12 @@ def test_repr_and_report_have_no_value(tmp_path: Path) -> None:
     report = target.write([Entry("A", sv("report-canary-value"))])
     assert report.requests == 1 and not report.skipped and report.confirmed_at is not None
     assert "canary" not in repr(target) + repr(report)
+
+
+def test_preflight_refuses_bad_names_without_touching_disk(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / ".env"
+    target = FileTarget(path)
+    target.preflight([Entry("GOOD_NAME", sv("value-12345678"))])
+    with pytest.raises(TargetFailed, match="invalid entry name"):
+        target.preflight([Entry("BAD-NAME", sv("value-12345678"))])
+    assert not path.parent.exists()

@@ -85,3 +85,15 @@ def test_server_down_is_a_service_error_after_retries(dead_url: str) -> None:
     with pytest.raises(StoreUnavailable, match="after 2 attempts") as err:
         store.describe(SecretRef("S", "x", "value"))
     assert err.value.exit_code == 4
+
+
+def test_secret_written_outside_keyturn_is_described_as_unmanaged(openbao, unique) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    hvac.Client(url=openbao.url, token=openbao.token).secrets.kv.v2.create_or_update_secret(
+        path=f"outside/{unique}", secret={"value": "written-by-hand-1234"}, mount_point="secret")
+    store = VaultStore("v", VaultStoreConfig(type="openbao"), {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.token})
+    state = store.describe(SecretRef("S", f"outside/{unique}", "value"))
+    assert state.exists and not state.managed and state.current == "1" and state.generation == 0
+    assert state.rotated_at is not None and abs(datetime.now(UTC) - state.rotated_at) < timedelta(minutes=5)
+    assert state.previous is None

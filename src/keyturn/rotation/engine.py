@@ -206,9 +206,7 @@ class Rotation:
 
         # Refuse names/values a target cannot hold before any target write.
         for bound in self.targets:
-            preflight = getattr(bound.target, "preflight", None)
-            if preflight is not None:
-                preflight(self._plan(bound, pending, record.generation, None, None).write)
+            bound.target.preflight(self._plan(bound, pending, record.generation, None, None).write)
 
         # 3. promote
         if not record.at_least("promoted"):
@@ -291,7 +289,7 @@ class Rotation:
         faults.point("distributed")
         return record
 
-    def _rollback(self, record: RotationRecord, why: str) -> tuple[VersionId, list[tuple[str, str]]]:
+    def restore_previous(self, record: RotationRecord, why: str) -> tuple[VersionId, list[tuple[str, str]]]:
         """Restore the old CURRENT in the store and every target; returns the restored
         version and the targets that could not be restored."""
         if record.stage != "rolling_back":
@@ -322,7 +320,7 @@ class Rotation:
         return restored, failures
 
     def _smoke_failed(self, record: RotationRecord, why: str) -> Outcome:
-        restored, failures = self._rollback(record, why)
+        restored, failures = self.restore_previous(record, why)
         if record.old_version:
             msg = (f"{self.name}: {why} — rolled back: version {record.old_version}'s value is CURRENT again "
                    f"(as version {restored})")

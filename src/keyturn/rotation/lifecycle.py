@@ -7,7 +7,7 @@ Both take the same per-secret lease as a rotation, so they never interleave with
 
 from __future__ import annotations
 
-from keyturn.errors import Conflict, UsageError
+from keyturn.errors import Conflict, DistributionFailed, KeyturnError, UsageError
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Outcome, Rotation, new_rotation_id
 from keyturn.rotation.locking import Lease, new_owner
@@ -46,13 +46,10 @@ def finalize(rt: Runtime, name: str, *, force: bool = False) -> Outcome:
         try:
             bound.target.delete(names)
             rt.progress.step(name, f"  removed {', '.join(names)} from {bound.label}")
-        except Exception as exc:  # noqa: BLE001 - reported below, retire stays pending
+        except KeyturnError as exc:  # reported below; PREVIOUS stays until a re-run succeeds
             failures.append((bound.label, str(exc)))
     if failures:
-        lease.release()
         store.finish(ref, record.rotation_id)
-        from keyturn.errors import DistributionFailed
-
         raise DistributionFailed(name, failures)
     revoked = store.retire(ref, [state.previous])
     rt.record("rotation.retire", secret=name, store=store.label,
@@ -72,7 +69,7 @@ def rollback(rt: Runtime, name: str, *, reason: str | None = None) -> Outcome:
         # An unfinished rotation: roll it back through the engine.
         rot = Rotation(rt, name, mode=existing.mode, reason=reason or existing.reason)
         record = rot.lease.acquire(lambda: existing)
-        return _raise_to_outcome(rot, record, reason)
+        return _restore(rot, record, reason)
     if existing is not None:
         raise Conflict(f"{name}: rotation {existing.rotation_id} has not promoted anything; "
                        f"re-run `keyturn rotate {name}` to finish it")
@@ -86,13 +83,11 @@ def rollback(rt: Runtime, name: str, *, reason: str | None = None) -> Outcome:
         old_generation=state.previous_generation or 0, new_version=state.current,
         generation=state.generation, promoted_at=iso(state.rotated_at),
     ))
-    return _raise_to_outcome(rot, record, reason)
+    return _restore(rot, record, reason)
 
 
-def _raise_to_outcome(rot: Rotation, record: RotationRecord, reason: str | None) -> Outcome:
-    from keyturn.errors import DistributionFailed
-
-    restored, failures = rot._rollback(record, f"manual rollback ({reason or 'no reason given'})")
+def _restore(rot: Rotation, record: RotationRecord, reason: str | None) -> Outcome:
+    restored, failures = rot.restore_previous(record, f"manual rollback ({reason or 'no reason given'})")
     if failures:
         raise DistributionFailed(rot.name, failures)
     return Outcome(rot.name, "rolled_back", record.rotation_id, version=restored,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -40,6 +41,18 @@ from keyturn.values import SecretValue
 
 T = TypeVar("T")
 _META = "keyturn_"
+
+
+def _clear_previous(custom: dict[str, str]) -> None:
+    """Drop the PREVIOUS bookkeeping (after rollback, retire, or a promotion without grace)."""
+    for key in ("previous_version", "previous_generation", "grace_until"):
+        custom.pop(_META + key, None)
+
+
+def _created(version_info: dict[str, Any]) -> datetime | None:
+    """A KV version's ``created_time`` (RFC 3339 with nanoseconds) to whole seconds."""
+    created = version_info.get("created_time")
+    return parse_iso(created[:19] + "Z") if created else None
 
 
 class VaultStore:
@@ -233,8 +246,7 @@ class VaultStore:
             previous=VersionId(prev) if prev else None,
             generation=int(custom.get(_META + "generation", "0") or 0) if managed else 0,
             previous_generation=int(prev_gen) if prev_gen else None,
-            rotated_at=parse_iso(custom.get(_META + "rotated_at")) if managed
-            else parse_iso(cur_info.get("created_time", "")[:19] + "Z" if cur_info.get("created_time") else None),
+            rotated_at=parse_iso(custom.get(_META + "rotated_at")) if managed else _created(cur_info),
             grace_until=parse_iso(custom.get(_META + "grace_until")) if managed and prev else None,
             managed=managed,
         )
@@ -293,7 +305,7 @@ class VaultStore:
                 f"{ref.name}: {self.label} {self.config.mount}/{ref.path} moved from version {expected} to "
                 f"{latest} outside this rotation — nothing promoted; inspect and re-run"
             )
-        custom = self._custom(self._metadata(ref))
+        custom = self._custom(meta)  # a data write leaves custom_metadata as it was
         custom.update(
             {
                 _META + "current_version": str(new),
@@ -307,8 +319,7 @@ class VaultStore:
             custom[_META + "previous_generation"] = str(record.old_generation)
             custom[_META + "grace_until"] = record.grace_until
         else:
-            for k in ("previous_version", "previous_generation", "grace_until"):
-                custom.pop(_META + k, None)
+            _clear_previous(custom)
         self._set_custom(ref, custom)
         return VersionId(str(new))
 
@@ -349,8 +360,7 @@ class VaultStore:
                 _META + "rotation_id": record.rotation_id,
             }
         )
-        for k in ("previous_version", "previous_generation", "grace_until"):
-            custom.pop(_META + k, None)
+        _clear_previous(custom)
         self._set_custom(ref, custom)
         return VersionId(str(new))
 
@@ -386,8 +396,7 @@ class VaultStore:
             self._revoke(ref, nums)
         custom = self._custom(meta)
         if custom.get(_META + "previous_version") in {str(n) for n in nums}:
-            for k in ("previous_version", "previous_generation", "grace_until"):
-                custom.pop(_META + k, None)
+            _clear_previous(custom)
             self._set_custom(ref, custom)
         return [VersionId(str(n)) for n in nums]
 

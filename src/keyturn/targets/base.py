@@ -72,6 +72,11 @@ class Target(Protocol):
         ``github:acme/api@env:production``. Used in plans, ledgers and errors."""
         ...
 
+    def preflight(self, entries: Sequence[Entry]) -> None:
+        """Refuse, without any I/O, entries this target can never hold (bad names, values
+        too large). The engine calls it for every target before the first write of any."""
+        ...
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         """Create or overwrite ``entries``. Raises :class:`keyturn.errors.TargetFailed`
         (or a subclass of :class:`keyturn.errors.KeyturnError`) naming the target."""

@@ -249,6 +249,9 @@ class FileTarget:
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
 
+    def preflight(self, entries: Sequence[Entry]) -> None:
+        self._check_names([e.name for e in entries])
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])
         wanted = {e.name: e.reveal() for e in entries}
