@@ -102,21 +102,43 @@ class Workspace:
     def current_version(self) -> int:
         return int(self.metadata().get("current_version") or 0)
 
-    def custom(self) -> dict[str, str]:
-        return dict(self.metadata().get("custom_metadata") or {})
+    def journal(self) -> dict[str, Any]:
+        """keyturn's journal document for this secret (empty when none)."""
+        try:
+            resp = self.client.secrets.kv.v2.read_secret_version(
+                path=self.path + ".keyturn-rotation", mount_point="secret", raise_on_deleted_version=False)
+        except hvac.exceptions.InvalidPath:
+            return {}
+        data = resp["data"]["data"] or {}
+        return json.loads(data["journal"]) if "journal" in data else {}
+
+    def tracked(self, role: str) -> list[dict[str, Any]]:
+        return [v for v in self.journal().get("versions", []) if v["role"] == role]
+
+    def generation(self) -> str:
+        cur = self.tracked("current")
+        return str(cur[0]["generation"]) if cur else "0"
+
+    def previous_version(self) -> str | None:
+        prev = sorted(self.tracked("previous"), key=lambda v: v["generation"])
+        return prev[-1]["version"] if prev else None
 
     def previous_value(self) -> str | None:
-        prev = self.custom().get("keyturn_previous_version")
+        prev = self.previous_version()
         return self.version_value(prev) if prev else None
 
+    def live_versions(self) -> list[int]:
+        return sorted(int(n) for n, info in self.metadata().get("versions", {}).items()
+                      if not info.get("deletion_time") and not info.get("destroyed"))
+
     def pending_exists(self) -> bool:
-        for suffix in (".keyturn-pending", ".keyturn-rotation"):
-            try:
-                self.client.secrets.kv.v2.read_secret_metadata(path=self.path + suffix, mount_point="secret")
-                return True
-            except hvac.exceptions.InvalidPath:
-                pass
-        return False
+        """An operation in flight (journal op) or a pending value left behind."""
+        try:
+            self.client.secrets.kv.v2.read_secret_metadata(path=self.path + ".keyturn-pending", mount_point="secret")
+            return True
+        except hvac.exceptions.InvalidPath:
+            pass
+        return bool(self.journal().get("op"))
 
     # -- targets -------------------------------------------------------------------
     def dotenv(self, rel: str) -> dict[str, str]:
@@ -155,14 +177,16 @@ def assert_targets_hold_current(ws: Workspace) -> None:
     else:
         assert f"{n}_PREVIOUS" not in dual
     versioned = ws.dotenv("deploy/versioned.env")
-    gen = ws.custom()["keyturn_generation"]
+    gen = ws.generation()
     assert versioned[f"{n}_ACTIVE_VERSION"] == gen
     assert versioned[f"{n}_V{gen}"] == current
 
 
 def assert_no_foreign_values(ws: Workspace) -> None:
     """I3: no target ever holds a value that is neither CURRENT nor PREVIOUS."""
-    live = {v for v in (ws.reader(), ws.previous_value()) if v}
+    op = ws.journal().get("op") or {}
+    in_flight_old = ws.version_value(op["old_version"]) if op.get("old_version") else None
+    live = {v for v in (ws.reader(), ws.previous_value(), in_flight_old) if v}
     # While a rotation is in flight (after promote), the old CURRENT is PREVIOUS.
     for v in ws.target_values():
         assert v in live, "a target holds a value that is neither CURRENT nor PREVIOUS"

@@ -79,7 +79,7 @@ def test_service_down_is_exit_4_one_line(run_cli, tmp_path: Path, monkeypatch: p
     assert r.code == 4
     lines = r.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("keyturn: error: vault:vault: PROV_SECRET:")
-    assert "is the server up" in lines[0]
+    assert "the server up" in lines[0] and "VAULT_ADDR" in lines[0]
     r = run_cli("--debug", "status", cwd=tmp_path)
     assert r.code == 4 and "Traceback" in r.err
 

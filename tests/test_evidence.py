@@ -101,7 +101,7 @@ def test_write_evidence(tmp_path: Path) -> None:
     assert "| Reason | scheduled \\| quarterly second line |" in md
     assert "| vault token | FAIL | 403 &lt;denied&gt; |" in md
     assert "| repo:org/api:DB_PASSWORD | confirmed | 2 | 1 | 2026-01-01T12:03:00Z | — |" in md
-    assert "ab" * 32 in md and "| Previous version revoked | yes |" in md
+    assert "ab" * 32 in md and "| Previous version revoked | yes (read back) |" in md
     # Re-writing replaces in place.
     write_evidence(tmp_path / "evidence", record(revoke_confirmed=False))
     assert "| Previous version revoked | no |" in md_path.read_text()

@@ -6,7 +6,6 @@ fails naming the target while the others are confirmed, and finalize."""
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
@@ -98,24 +97,40 @@ def test_resume_after_kill_mid_fan_out_writes_only_the_remainder(tmp_path: Path,
     assert set(_github_values(fake).values()) == {v2}
 
 
-def test_permanent_404_fails_naming_the_target_and_others_are_recorded(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
-                                                                       fake: FakeGitHub) -> None:
+def test_missing_repository_is_found_before_anything_is_written(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
+                                                                  fake: FakeGitHub) -> None:
+    """Issue #7 obs. 8: a target that cannot be written is found by the preflight, before
+    any PENDING exists or anything is promoted."""
     ws = _ws(tmp_path, openbao, fake, extra_targets="      - github: acme/missing\n")
+    r = ws.rotate()
+    assert r.returncode == 4, r.stderr
+    assert "github:acme/missing" in r.stderr and "404" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert ws.reader() is None and not ws.pending_exists() and ws.metadata() == {}
+    assert fake.requests("PUT") == []
+    fake.add_repo("acme/missing")
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    assert fake.value("acme/missing", "PROV_SECRET") == ws.reader()
+
+
+def test_target_failing_after_promotion_is_recorded_and_resumed(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
+                                                               fake: FakeGitHub) -> None:
+    ws = _ws(tmp_path, openbao, fake, extra_targets="      - github: acme/missing\n")
+    fake.add_repo("acme/missing")
+    fake.inject(r"/repos/acme/missing/actions/secrets/PROV_SECRET$", 404, times=None, method="PUT")
     r = ws.rotate()
     assert r.returncode == 4, r.stderr
     assert "github:acme/missing" in r.stderr and "1 target(s) failed" in r.stderr
     current = ws.reader()
     assert set(_github_values(fake).values()) == {current}
-    record = json.loads(ws.client.secrets.kv.v2.read_secret_version(
-        path=ws.path + ".keyturn-rotation", mount_point="secret",
-        raise_on_deleted_version=True)["data"]["data"]["record"])
-    ledger = record["ledger"]
-    assert ledger["github:acme/missing"]["status"] == "failed"
+    ledger = ws.journal()["op"]["ledger"]
+    assert ledger["github:acme/missing#PROV_SECRET"]["status"] == "failed"
     assert sum(1 for row in ledger.values() if row["status"] == "confirmed") == 6
     distribute = [e for e in ws.audit_events() if e["event"] == "rotation.distribute"]
     assert {e["details"]["target"] for e in distribute} >= {"github:acme/missing", "github-org:acme"}
     # Fix the cause and re-run: only the failed target is written.
-    fake.add_repo("acme/missing")
+    fake.clear_faults()
     fake.clear_log()
     r = ws.rotate()
     assert r.returncode == 0, r.stderr

@@ -121,7 +121,7 @@ def test_i4_failed_smoke_restores_store_and_targets(ws: Workspace) -> None:
     versioned = ws.dotenv("deploy/versioned.env")
     assert versioned[f"{ws.name}_ACTIVE_VERSION"] == "1" and versioned[f"{ws.name}_V1"] == v1
     assert f"{ws.name}_V2" not in versioned
-    assert ws.custom()["keyturn_generation"] == "1"
+    assert ws.generation() == "1"
     assert not ws.pending_exists()
 
 
@@ -161,13 +161,13 @@ def test_i7_concurrent_rotation_conflicts_and_changes_nothing(tmp_path: Path, op
         time.sleep(0.05)
     time.sleep(0.3)  # the first run is now waiting inside its validate check
     record_before = ws.client.secrets.kv.v2.read_secret_version(
-        path=ws.path + ".keyturn-rotation", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["record"]
+        path=ws.path + ".keyturn-rotation", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["journal"]
     second = ws.rotate()
     assert second.returncode == 3, second.stderr
     assert "in progress" in second.stderr and "nothing changed" in second.stderr
     assert len(second.stderr.strip().splitlines()) <= 3
     record_after = ws.client.secrets.kv.v2.read_secret_version(
-        path=ws.path + ".keyturn-rotation", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["record"]
+        path=ws.path + ".keyturn-rotation", mount_point="secret", raise_on_deleted_version=True)["data"]["data"]["journal"]
     assert record_after == record_before
     assert ws.reader() == v1
     (ws.root / "release").touch()

@@ -9,10 +9,10 @@ from keyturn.errors import StoreUnavailable, UsageError
 from keyturn.manifest import VaultStoreConfig
 from keyturn.stores.base import SecretRef, Store
 from keyturn.stores.vault import VaultStore
-from keyturn.testing.stores import StoreConformance
+from keyturn.testing.stores import JournalConformance, StoreConformance
 
 
-class TestVaultConformance(StoreConformance):
+class _VaultBackend:
     @pytest.fixture(autouse=True)
     def _server(self, openbao):  # type: ignore[no-untyped-def]
         self.server = openbao
@@ -41,6 +41,14 @@ class TestVaultConformance(StoreConformance):
         self._client().secrets.kv.v2.create_or_update_secret(
             path=ref.path, secret={ref.key: value}, mount_point="secret"
         )
+
+
+class TestVaultConformance(_VaultBackend, StoreConformance):
+    pass
+
+
+class TestVaultJournalConformance(_VaultBackend, JournalConformance):
+    pass
 
 
 def _mount(openbao, name: str, max_versions: int) -> None:  # type: ignore[no-untyped-def]
@@ -87,13 +95,14 @@ def test_server_down_is_a_service_error_after_retries(dead_url: str) -> None:
     assert err.value.exit_code == 4
 
 
-def test_secret_written_outside_keyturn_is_described_as_unmanaged(openbao, unique) -> None:  # type: ignore[no-untyped-def]
+def test_secret_written_outside_keyturn_is_described_from_the_store(openbao, unique) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
 
     hvac.Client(url=openbao.url, token=openbao.token).secrets.kv.v2.create_or_update_secret(
         path=f"outside/{unique}", secret={"value": "written-by-hand-1234"}, mount_point="secret")
     store = VaultStore("v", VaultStoreConfig(type="openbao"), {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.token})
-    state = store.describe(SecretRef("S", f"outside/{unique}", "value"))
-    assert state.exists and not state.managed and state.current == "1" and state.generation == 0
-    assert state.rotated_at is not None and abs(datetime.now(UTC) - state.rotated_at) < timedelta(minutes=5)
-    assert state.previous is None
+    ref = SecretRef("S", f"outside/{unique}", "value")
+    state = store.describe(ref)
+    assert state.exists and state.current == "1" and state.head == "1"
+    assert state.created_at is not None and abs(datetime.now(UTC) - state.created_at) < timedelta(minutes=5)
+    assert store.journal(ref).load() == (None, "")

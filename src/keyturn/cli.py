@@ -88,6 +88,29 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(p)
     p.add_argument("--reason", metavar="TEXT")
 
+    p = sub.add_parser("abort", help="abandon an in-flight rotation, restoring what it changed",
+                       description="Abandon the unfinished operation of NAME: before promotion the pending "
+                       "value is dropped; after it the old CURRENT is restored in the store and every target "
+                       "and the new version is revoked. Audited.")
+    p.add_argument("name", metavar="NAME")
+    _manifest_arg(p)
+    p.add_argument("--reason", metavar="TEXT", required=True, help="why (audited)")
+
+    p = sub.add_parser("unlock", help="free the lease of an operation whose runner is gone",
+                       description="Expire the lease of NAME's unfinished operation so that it can be "
+                       "resumed (the command is printed) or aborted at once. Audited. Use only when the "
+                       "runner that holds it is gone.")
+    p.add_argument("name", metavar="NAME")
+    _manifest_arg(p)
+    p.add_argument("--reason", metavar="TEXT", required=True, help="why (audited)")
+
+    p = sub.add_parser("doctor", help="read-only health report: unrevoked versions, stuck rotations, drift",
+                       description="Check every managed secret: live versions that should have been revoked, "
+                       "in-flight or stuck operations (with the command that resumes them), targets that "
+                       "drifted, age against max_age, and the audit chain. Exit 1 when anything needs action.")
+    _manifest_arg(p)
+    p.add_argument("--format", choices=["table", "json", "markdown", "prometheus"], default="table")
+
     p = sub.add_parser("status", help="ages, due and in-flight rotations (metadata only, never values)")
     _manifest_arg(p)
     p.add_argument("--format", choices=["table", "json", "markdown", "prometheus"], default="table")
@@ -152,7 +175,7 @@ def _worst(codes: list[int]) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from keyturn.rotation import planning, render
-    from keyturn.rotation.engine import rotate
+    from keyturn.rotation.lifecycle import rotate
 
     if not args.names and not args.due:
         raise UsageError("name the secrets to rotate (keyturn rotate NAME...), or pass --due")
@@ -239,6 +262,36 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     o = rollback(rt, args.name, reason=args.reason)
     sys.stdout.write(f"{args.name}: rolled back — {o.message}\n")
     return 0
+
+
+def cmd_abort(args: argparse.Namespace) -> int:
+    from keyturn.rotation.lifecycle import abort
+
+    rt = _runtime(args)
+    rt.secret(args.name)
+    o = abort(rt, args.name, reason=args.reason)
+    sys.stdout.write(f"{args.name}: {o.status} — {o.message}\n")
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from keyturn.rotation.lifecycle import unlock
+
+    rt = _runtime(args)
+    rt.secret(args.name)
+    o = unlock(rt, args.name, reason=args.reason)
+    sys.stdout.write(f"{args.name}: {o.status}{' — ' + o.message if o.message else ''}\n")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from keyturn.rotation import doctor
+
+    rt = _runtime(args)
+    report = doctor.run(rt)
+    sys.stdout.write(doctor.render(report, args.format))
+    gha.append_summary(doctor.render(report, "markdown"))
+    return 0 if report.healthy else int(ExitCode.CHECK_FAILED)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -330,6 +383,7 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 COMMANDS = {
     "rotate": cmd_rotate, "finalize": cmd_finalize, "rollback": cmd_rollback, "status": cmd_status,
     "plan": cmd_plan, "validate": cmd_validate, "audit": cmd_audit, "manifest": cmd_manifest,
+    "abort": cmd_abort, "unlock": cmd_unlock, "doctor": cmd_doctor,
 }
 
 

@@ -1,6 +1,6 @@
-"""Evidence records: what one completed rotation did, as JSON and markdown, never a value.
+"""Evidence records: what one rotation did (completed, rolled back, failed or aborted), as JSON and markdown, never a value.
 
-An :class:`EvidenceRecord` is written once per completed rotation by
+An :class:`EvidenceRecord` is written once per rotation that reached the store by
 :func:`write_evidence` as ``<secret>-<rotation_id>.json`` (mode 0o600) and ``.md``,
 each atomically (temp file, fsync, ``os.replace``). The markdown is rendered from
 ``keyturn/templates/evidence.md.j2``; every expression in it is escaped for markdown
@@ -121,6 +121,10 @@ class EvidenceRecord:
     mode: str = "scheduled"
     targets: tuple[TargetRow, ...] = ()
     audit_head: str = ""
+    #: completed | rolled-back | failed | aborted
+    outcome: str = "completed"
+    #: when the replaced version is due for revocation, if it was not revoked yet
+    revoke_due: str = ""
 
     def __post_init__(self) -> None:
         for name in (
@@ -132,6 +136,8 @@ class EvidenceRecord:
             "store",
             "mode",
             "audit_head",
+            "outcome",
+            "revoke_due",
         ):
             object.__setattr__(self, name, _text(getattr(self, name), name))
         for name in ("started_utc", "completed_utc"):

@@ -1,18 +1,18 @@
 """The rotation state machine: create → verify → promote → distribute → smoke →
-complete, plus rollback, finalize (retire after grace) and emergency mode.
+complete, with rollback on a failed smoke check and retirement in the same run when
+the grace window is 0 (or emergency).
 
-Every stage is idempotent and resumes from the store's own state: the rotation
-record (stage reached, versions, per-target ledger) is checkpointed in the store with
-check-and-set after each stage, so a run killed anywhere and re-run converges (I3).
-Values exist only as :class:`~keyturn.values.SecretValue`; audit records and errors
-carry names, versions and labels only (I5). Never imports an SDK.
+Every stage is idempotent and resumes from the store's own state: the operation record
+(stage, versions, per-target ledger) is checkpointed in the journal with check-and-set
+after each stage, so a run killed anywhere and re-run converges (I3). Values exist only as
+:class:`~keyturn.values.SecretValue`; the journal and audit lines carry names, versions,
+labels and pass/fail only — never check output (I5). Never imports an SDK.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,16 +28,9 @@ from keyturn.errors import (
 from keyturn.generators import generate, value_warnings
 from keyturn.manifest import generator_params
 from keyturn.rotation.context import Runtime
-from keyturn.rotation.locking import Lease, new_owner
-from keyturn.stores.base import (
-    RotationId,
-    RotationRecord,
-    SecretRef,
-    Store,
-    VersionId,
-    iso,
-    parse_iso,
-)
+from keyturn.rotation.journal import conflict_message
+from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, VersionId, iso, parse_iso
+from keyturn.rotation.secretop import Outcome, SecretOp, target_key
 from keyturn.targets.base import EntryPlan, Shape, entries_for, entry_names, retire_entries
 from keyturn.targets.registry import BoundTarget
 from keyturn.validators.base import Check, CheckResult
@@ -45,17 +38,7 @@ from keyturn.values import SecretValue
 
 MODES = ("scheduled", "emergency")
 
-
-@dataclass
-class Outcome:
-    secret: str
-    status: str  # completed | rolled_back | failed | verify_failed | conflict | retired | skipped
-    rotation_id: str = ""
-    version: str = ""
-    previous: str = ""
-    message: str = ""
-    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
-    evidence: list[str] = field(default_factory=list)
+__all__ = ["MODES", "Outcome", "Rotation", "new_rotation_id", "rotate"]
 
 
 def new_rotation_id() -> RotationId:
@@ -63,7 +46,13 @@ def new_rotation_id() -> RotationId:
     return RotationId(time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(12))
 
 
-class Rotation:
+def check_rows(results: list[CheckResult], stage: str) -> list[dict[str, Any]]:
+    """What the journal and evidence keep of a check: its label and pass/fail, never output."""
+    return [{"check": r.label, "ok": r.ok, "detail": "passed" if r.ok else "failed", "stage": stage}
+            for r in results]
+
+
+class Rotation(SecretOp):
     """One secret's rotation within a run."""
 
     def __init__(self, rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> None:
@@ -71,68 +60,61 @@ class Rotation:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         if mode == "emergency" and not (reason and reason.strip()):
             raise UsageError(f"{name}: emergency rotation needs --reason (it is audited)")
-        self.rt = rt
-        self.name = name
-        self.config = rt.secret(name)
+        super().__init__(rt, name)
         self.mode = mode
         self.reason = reason
-        self.ref: SecretRef = rt.ref(name)
-        self.store: Store = rt.store_for(name)
-        self.targets: list[BoundTarget] = rt.targets_for(name)
-        self.lease = Lease(self.store, self.ref, new_owner(), rt.clock)
-        grace = timedelta(0) if mode == "emergency" else self.config.policy.grace
-        self.grace = grace
+        self.grace = timedelta(0) if mode == "emergency" else self.config.policy.grace
+        # Everything the manifest says is built (and so validated) before the first write.
+        self.verify_checks: list[Check] = rt.checks(list(self.config.validate_))
+        self.smoke_checks: list[Check] = rt.checks(list(self.config.smoke))
+        self.params = generator_params(self.config.generator)
 
     # ------------------------------------------------------------------ helpers
-    def _audit(self, event: str, record: RotationRecord, **details: Any) -> None:
-        versions = {k: v for k, v in (("current", record.new_version), ("previous", record.old_version)) if v}
-        self.rt.record(
-            event,
-            secret=self.name,
-            store=self.store.label,
-            versions=versions,
-            mode=record.mode,
-            reason=record.reason,
-            rotation_id=record.rotation_id,
-            details={k: v for k, v in details.items() if v is not None} or None,
-        )
+    def preflight(self) -> None:
+        """Read-only checks of the store and every target, before anything is written."""
+        self.store.preflight(self.ref)
+        for bound in self.targets:
+            bound.target.check_access()
 
-    def _step(self, message: str) -> None:
-        self.rt.progress.step(self.name, message)
-
-    def _fresh(self) -> RotationRecord:
+    def _fresh(self, doc: JournalDoc) -> OpRecord:
         state = self.store.describe(self.ref)
-        return RotationRecord(
-            rotation_id=new_rotation_id(),
-            secret=self.name,
-            mode=self.mode,
-            reason=self.reason,
-            actor=self.rt.actor,
-            started=iso(self.rt.clock()) or "",
-            old_version=state.current if state.exists else None,
-            old_generation=state.generation if state.exists else 0,
-            generation=(state.generation if state.exists else 0) + 1,
-            retire_version=state.previous if state.exists else None,
-            retire_generation=state.previous_generation if state.exists and state.previous else None,
+        cur = doc.current
+        managed = cur is not None and cur.version == state.current
+        old_gen = cur.generation if cur else 0
+        generation = max([old_gen] + [v.generation for v in doc.versions]) + 1
+        return OpRecord(
+            operation=Operation.ROTATE.value, rotation_id=new_rotation_id(), secret=self.name, mode=self.mode,
+            reason=self.reason, actor=self.rt.actor, started=iso(self.rt.clock()) or "", store_head=state.head,
+            old_version=state.current, old_generation=old_gen if managed else old_gen, generation=generation,
+            retire=tuple(v.version for v in doc.role(Role.PREVIOUS)),
         )
 
     def _run_checks(self, checks: list[Check], value: SecretValue) -> list[CheckResult]:
         results = []
         for check in checks:
             result = check.run(self.name, value)
-            self._step(f"  {'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})")
+            self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})")
             results.append(result)
         return results
 
+    def _prior_generations(self, op: OpRecord) -> list[int]:
+        gens = []
+        for version in op.retire:
+            found = self.journal.doc.find(version)
+            if found is not None:
+                gens.append(found.generation)
+        return gens
+
     def _plan(self, bound: BoundTarget, current: SecretValue, generation: int,
               previous: SecretValue | None, previous_generation: int | None,
-              superseded_generation: int | None = None) -> EntryPlan:
+              superseded: list[int] | None = None) -> EntryPlan:
         plan = entries_for(bound.shape, bound.entry_name, current, generation, previous, previous_generation)
         extra: tuple[str, ...] = ()
         if previous is None and previous_generation is not None:
             extra += retire_entries(bound.shape, bound.entry_name, previous_generation)
-        if superseded_generation is not None and superseded_generation not in (generation, previous_generation):
-            extra += retire_entries(bound.shape, bound.entry_name, superseded_generation)
+        for gen in superseded or []:
+            if gen not in (generation, previous_generation):
+                extra += retire_entries(bound.shape, bound.entry_name, gen)
         written = {e.name for e in plan.write}
         extra = tuple(n for n in extra if n not in written)
         if extra:
@@ -141,128 +123,165 @@ class Rotation:
 
     # ------------------------------------------------------------------ run
     def run(self) -> Outcome:
-        self.store.preflight(self.ref)
-        record = self.lease.acquire(self._fresh)
-        rid = record.rotation_id
-        if self.lease.resumed:
-            if record.mode != self.mode and self.mode == "emergency":
+        self.preflight()
+        op = self.journal.acquire(self._fresh)
+        if op.operation != Operation.ROTATE.value:
+            self.journal.release()
+            raise Conflict(conflict_message(self.name, op))
+        resumed = self.journal.resumed
+        if resumed:
+            if op.mode != self.mode and self.mode == "emergency":
+                self.journal.release()
                 raise Conflict(
-                    f"{self.name}: a {record.mode} rotation {rid} is unfinished (stage {record.stage}); "
-                    "re-run without --mode emergency to finish it first, then rotate again"
+                    f"{self.name}: a {op.mode} rotation {op.rotation_id} is unfinished (stage {op.stage}); "
+                    "re-run without --mode emergency to finish it first (or `keyturn abort`), then rotate again"
                 )
-            # The recorded mode governs a resumed rotation (grace, revocation).
-            self.mode = record.mode
-            self.grace = timedelta(0) if record.mode == "emergency" else self.config.policy.grace
-            self._step(f"resuming {record.mode} rotation {rid} from stage {record.stage}")
-            self._audit("rotation.resume", record, stage=record.stage)
+            self.mode = op.mode  # the recorded mode governs a resumed rotation (grace, revocation)
+            self.grace = timedelta(0) if op.mode == "emergency" else self.config.policy.grace
+            self.step(f"resuming {op.mode} rotation {op.rotation_id} from stage {op.stage}")
+            self.audit("rotation.resume", op, stage=op.stage)
         else:
-            self._step(f"rotation {rid} ({self.mode}) begins; current version {record.old_version or 'none'}")
-            self._audit("rotation.begin", record)
+            self.step(f"rotation {op.rotation_id} ({self.mode}) begins; current version {op.old_version or 'none'}")
+            self.audit("rotation.begin", op)
+            op = self._adopt_drift(op)
         try:
-            return self._stages(record)
-        except Conflict:
+            return self._stages(op)
+        except (UsageError, VerificationFailed):
             raise
         except KeyturnError:
-            self.lease.release()
+            self.journal.release()
             raise
 
-    def _stages(self, record: RotationRecord) -> Outcome:
-        rid = record.rotation_id
-        if record.stage == "rolling_back":  # a rollback was interrupted: finish it
-            return self._smoke_failed(record, "resumed an interrupted rollback")
+    def _adopt_drift(self, op: OpRecord) -> OpRecord:
+        """A CURRENT written outside keyturn: the version keyturn made CURRENT before stays
+        tracked, as PREVIOUS for one grace window (consumers may still use it)."""
+        cur = self.journal.doc.current
+        if cur is None or cur.version == op.old_version:
+            return op
+        now = self.rt.clock()
+        self.step(f"version {op.old_version or 'none'} was written outside keyturn; version {cur.version} "
+                  "stays tracked until its grace window ends")
+        versions = self.track(self.journal.doc, cur.version, cur.generation, Role.PREVIOUS, now=now,
+                              retire_after=now + self.config.policy.grace, why="replaced outside keyturn")
+        return self.journal.checkpoint(op, versions=versions)
+
+    def _abandon(self, op: OpRecord, why: str, reason_code: str) -> None:
+        """Nothing was promoted: drop the pending value and the operation."""
+        self.store.discard_pending(self.ref, op.rotation_id)
+        self.journal.finish()
+        self.audit("rotation.abort", op, reason_code=reason_code, why=why)
+
+    def _stages(self, op: OpRecord) -> Outcome:
+        rid = op.rotation_id
+        if op.at_least(Stage.ROLLING_BACK):  # a rollback was interrupted: finish it
+            return self.smoke_failed(op, "resumed an interrupted rollback")
         # 1. create
-        if not record.at_least("created"):
-            params = generator_params(self.config.generator)
-            value = generate(self.config.generator.type, **params)
+        if not op.at_least(Stage.CREATED):
+            value = generate(self.config.generator.type, **self.params)
             self.store.create_pending(self.ref, rid, value)
-            record = self.lease.checkpoint(record.with_(stage="created"))
-            self._audit("rotation.create", record, generator=self.config.generator.type)
-            self._step("created pending value")
+            op = self.journal.checkpoint(op.with_(stage=Stage.CREATED.value))
+            self.audit("rotation.create", op, generator=self.config.generator.type)
+            self.step("created pending value")
             faults.point("created")
-        pending = self.store.read_pending(self.ref, rid) if not record.at_least("promoted") else None
+        pending = self.store.read_pending(self.ref, rid) if not op.at_least(Stage.PROMOTED) else None
         if pending is None:
-            if not record.new_version:
-                raise Conflict(f"{self.name}: rotation {rid} lost its pending value; run `keyturn status`")
-            pending = self.store.read(self.ref, record.new_version)
+            if not op.new_version:
+                self._abandon(op, "pending value lost", "pending_lost")
+                raise Conflict(f"{self.name}: rotation {rid} lost its pending value; it was abandoned (nothing "
+                               "was promoted) — run `keyturn rotate` again")
+            pending = self.store.read(self.ref, op.new_version)
         for warning in value_warnings(pending):
             self.rt.progress.warn(f"{self.name}: {warning}")
 
         # 2. verify (pre-promotion): failure = nothing changes (I4)
-        if not record.at_least("verified"):
-            results = self._run_checks(self.rt.checks(list(self.config.validate_)), pending)
-            summary = [{"check": r.label, "ok": r.ok, "detail": r.detail, "stage": "validate"} for r in results]
+        if not op.at_least(Stage.VERIFIED):
+            results = self._run_checks(self.verify_checks, pending)
             failed = [r for r in results if not r.ok]
             if failed:
-                self._audit("rotation.verify", record, result="failed", failed=", ".join(r.label for r in failed))
-                self.store.finish(self.ref, rid)
-                self._audit("rotation.abort", record, reason_code="verify_failed")
+                op = op.with_(checks=check_rows(results, "validate"), outcome="failed")
+                self.audit("rotation.verify", op, result="failed", failed=", ".join(r.label for r in failed))
+                self._abandon(op, "pre-promotion check failed", "verify_failed")
+                self.evidence(op, outcome="failed", current=op.old_version or "", previous="",
+                              revoke_confirmed=False, revoked=[], pending=[], due=None)
                 raise VerificationFailed(
-                    f"{self.name}: pre-promotion check failed: {failed[0].label} ({failed[0].detail}) — "
-                    f"nothing was changed; version {record.old_version or 'none'} is still CURRENT"
+                    f"{self.name}: pre-promotion check failed: {failed[0].label} — nothing was changed; "
+                    f"version {op.old_version or 'none'} is still CURRENT"
                 )
-            record = self.lease.checkpoint(record.with_(stage="verified", checks=summary))
-            self._audit("rotation.verify", record, result="ok", checks=len(results))
+            op = self.journal.checkpoint(op.with_(stage=Stage.VERIFIED.value, checks=check_rows(results, "validate")))
+            self.audit("rotation.verify", op, result="ok", checks=len(results))
             faults.point("verified")
 
         # Refuse names/values a target cannot hold before any target write.
         for bound in self.targets:
-            bound.target.preflight(self._plan(bound, pending, record.generation, None, None).write)
+            bound.target.preflight(self._plan(bound, pending, op.generation, None, None).write)
 
         # 3. promote
-        if not record.at_least("promoted"):
-            if not record.promoted_at:
-                now = self.rt.clock()
-                grace_until = iso(now + self.grace) if record.old_version and self.grace else None
-                record = self.lease.checkpoint(record.with_(promoted_at=iso(now), grace_until=grace_until))
-            new_version = self.store.promote(self.ref, record, pending)
-            faults.point("promote-write")
-            record = self.lease.checkpoint(record.with_(stage="promoted", new_version=new_version))
-            self._audit("rotation.promote", record, generation=record.generation)
-            self._step(f"promoted version {new_version} (was {record.old_version or 'none'})")
-            faults.point("promoted")
+        if not op.at_least(Stage.PROMOTED):
+            op = self._promote(op, pending)
 
-        previous = (
-            self.store.read(self.ref, record.old_version) if record.old_version and record.grace_until else None
-        )
+        previous = self.store.read(self.ref, op.old_version) if op.old_version and op.grace_until else None
         # 4. distribute
-        if not record.at_least("distributed"):
-            record = self._distribute(record, pending, previous)
+        if not op.at_least(Stage.DISTRIBUTED):
+            op = self._distribute(op, pending, previous)
         # 5. smoke
-        if not record.at_least("smoked"):
-            results = self._run_checks(self.rt.checks(list(self.config.smoke)), pending)
-            summary = record.checks + [
-                {"check": r.label, "ok": r.ok, "detail": r.detail, "stage": "smoke"} for r in results
-            ]
+        if not op.at_least(Stage.SMOKED):
+            results = self._run_checks(self.smoke_checks, pending)
+            rows = op.checks + check_rows(results, "smoke")
             failed = [r for r in results if not r.ok]
             if failed:
-                self._audit("rotation.smoke", record, result="failed", failed=", ".join(r.label for r in failed))
-                record = self.lease.checkpoint(record.with_(checks=summary))
-                return self._smoke_failed(record, f"smoke check failed: {failed[0].label} ({failed[0].detail})")
-            record = self.lease.checkpoint(record.with_(stage="smoked", checks=summary))
-            self._audit("rotation.smoke", record, result="ok", checks=len(results))
+                self.audit("rotation.smoke", op, result="failed", failed=", ".join(r.label for r in failed))
+                op = self.journal.checkpoint(op.with_(checks=rows))
+                return self.smoke_failed(op, f"smoke check failed: {failed[0].label}")
+            op = self.journal.checkpoint(op.with_(stage=Stage.SMOKED.value, checks=rows))
+            self.audit("rotation.smoke", op, result="ok", checks=len(results))
             faults.point("smoked")
-        return self._complete(record)
+        return self._complete(op)
 
-    def _distribute(self, record: RotationRecord, current: SecretValue,
-                    previous: SecretValue | None) -> RotationRecord:
-        promoted = parse_iso(record.promoted_at)
+    def _promote(self, op: OpRecord, pending: SecretValue) -> OpRecord:
+        if not op.promoted_at:
+            now = self.rt.clock()
+            grace_until = iso(now + self.grace) if op.old_version and self.grace else None
+            op = self.journal.checkpoint(op.with_(promoted_at=iso(now), grace_until=grace_until))
+        new_version = self.store.promote(self.ref, op.rotation_id, pending, op.store_head)
+        faults.point("promote-write")
+        promoted = parse_iso(op.promoted_at) or self.rt.clock()
+        doc = self.journal.doc
+        versions = doc.versions
+        if op.old_version:
+            after = parse_iso(op.grace_until) or promoted
+            versions = self.track(doc.with_(versions=versions), op.old_version, op.old_generation, Role.PREVIOUS,
+                                  now=promoted, retire_after=after, why="grace ended" if op.grace_until else "grace 0")
+        versions = self.track(doc.with_(versions=versions), new_version, op.generation, Role.CURRENT, now=promoted)
+        op = self.journal.checkpoint(op.with_(stage=Stage.PROMOTED.value, new_version=new_version), versions=versions)
+        self.audit("rotation.promote", op, generation=op.generation)
+        self.step(f"promoted version {new_version} (was {op.old_version or 'none'})")
+        faults.point("promoted")
+        return op
+
+    def _distribute(self, op: OpRecord, current: SecretValue, previous: SecretValue | None) -> OpRecord:
+        promoted = parse_iso(op.promoted_at)
         assert promoted is not None
         # Update times (GitHub's ``updated_at``) and ``promoted_at`` have whole-second
-        # resolution: a write in the promotion's own second may predate it (the previous
-        # rotation's). Only an update in a later second proves this rotation wrote it;
-        # a same-second write is just rewritten (writes are idempotent).
+        # resolution: only an update in a later second proves this rotation wrote it.
         since = promoted + timedelta(seconds=1)
-        ledger = dict(record.ledger)
+        ledger = dict(op.ledger)
         failures: list[tuple[str, str]] = []
-        prev_gen = record.old_generation if record.old_version else None
+        prev_gen = op.old_generation if op.old_version else None
+        superseded = self._prior_generations(op)
         for i, bound in enumerate(self.targets, 1):
-            plan = self._plan(bound, current, record.generation, previous, prev_gen, record.retire_generation)
-            row = dict(ledger.get(bound.label, {"attempts": 0, "retries": 0}))
-            if row.get("status") == "confirmed" or bound.target.is_current(plan.write, since=since):
-                if row.get("status") != "confirmed":
-                    row.update(status="confirmed", skipped=True)
-                ledger[bound.label] = row
-                self._step(f"  skip {bound.label} (already current)")
+            key = target_key(bound)
+            plan = self._plan(bound, current, op.generation, previous, prev_gen, superseded)
+            row = dict(ledger.get(key, {"attempts": 0, "retries": 0}))
+            if row.get("status") == "confirmed":
+                self.step(f"  skip {bound.label} (already confirmed)")
+                continue
+            # A target attempted before (a resumed run) may already hold the value: skip
+            # the write, but never the deletes (a failed delete must be retried).
+            if int(row.get("attempts", 0)) and bound.target.is_current(plan.write, since=since) and not plan.delete:
+                row.update(status="confirmed", skipped=True)
+                ledger[key] = row
+                op = self.journal.checkpoint(op.with_(ledger=ledger))
+                self.step(f"  skip {bound.label} (already current)")
                 continue
             row["attempts"] = int(row.get("attempts", 0)) + 1
             try:
@@ -272,117 +291,153 @@ class Rotation:
             except KeyturnError as exc:
                 row.update(status="failed", error=str(exc))
                 failures.append((bound.label, str(exc)))
-                self._step(f"  FAIL {bound.label}: {exc}")
+                self.step(f"  FAIL {bound.label}: {exc}")
             else:
                 confirmed = report.confirmed_at or self.rt.clock()
                 row.update(status="confirmed", retries=int(row.get("retries", 0)) + report.retries,
                            confirmed_at=iso(confirmed), error=None)
-                self._step(f"  wrote {bound.label} ({', '.join(e.name for e in plan.write)})")
-            ledger[bound.label] = row
-            record = self.lease.checkpoint(record.with_(ledger=ledger))
-            self._audit("rotation.distribute", record, target=bound.label, status=row["status"],
-                        retries=row.get("retries", 0), error=row.get("error"))
+                self.step(f"  wrote {bound.label} ({', '.join(e.name for e in plan.write)})")
+            ledger[key] = row
+            op = self.journal.checkpoint(op.with_(ledger=ledger))
+            self.audit("rotation.distribute", op, target=bound.label, entry=bound.entry_name, status=row["status"],
+                       retries=row.get("retries", 0), error=row.get("error"))
             faults.point(f"distribute-{i}")
         if failures:
             raise DistributionFailed(self.name, failures)
-        record = self.lease.checkpoint(record.with_(stage="distributed", ledger=ledger))
+        op = self.journal.checkpoint(op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger))
         faults.point("distributed")
-        return record
+        return op
 
-    def restore_previous(self, record: RotationRecord, why: str) -> tuple[VersionId, list[tuple[str, str]]]:
-        """Restore the old CURRENT in the store and every target; returns the restored
-        version and the targets that could not be restored."""
-        if record.stage != "rolling_back":
-            record = self.lease.checkpoint(record.with_(stage="rolling_back"))
-        self._step(f"rolling back: {why}")
-        restored = self.store.rollback(self.ref, record)
-        faults.point("rollback-store")
+    # ------------------------------------------------------------------ rollback
+    def restore_previous(self, op: OpRecord, why: str) -> tuple[VersionId | None, list[tuple[str, str]]]:
+        """Restore the old CURRENT in the store and every target (a PREVIOUS still in grace
+        from the rotation before stays in place); the rolled-back version is revoked.
+        Returns the restored version and the targets that could not be restored."""
+        if not op.at_least(Stage.ROLLING_BACK):
+            op = self.journal.checkpoint(op.with_(stage=Stage.ROLLING_BACK.value))
+        self.step(f"rolling back: {why}")
+        now = self.rt.clock()
+        if not op.at_least(Stage.STORE_RESTORED):
+            doc = self.journal.doc
+            restored = (self.store.restore(self.ref, op.old_version, op.new_version)
+                        if op.old_version and op.new_version else op.old_version)
+            versions = doc.versions
+            if restored:
+                versions = self.track(doc.with_(versions=versions), restored, op.old_generation, Role.CURRENT, now=now)
+                if restored != op.old_version:
+                    versions = self.track(doc.with_(versions=versions), op.old_version, op.old_generation,
+                                          Role.RETIRING, now=now, why=f"restored as version {restored}")
+            versions = self.track(doc.with_(versions=versions), op.new_version, op.generation, Role.RETIRING,
+                                  now=now, why="rolled back")
+            op = self.journal.checkpoint(op.with_(stage=Stage.STORE_RESTORED.value, restored_version=restored),
+                                         versions=versions)
+            faults.point("rollback-store")
+        restored = op.restored_version
+        failures = self._restore_targets(op, restored)
+        if failures:
+            self.journal.release()
+            return restored, failures
+        revoked, left = self.retire_due(op, clean_targets=False, allow_current=restored is None)
+        self.audit("rotation.rollback", op, restored_version=restored or None, why=why,
+                   revoked=",".join(revoked) or None)
+        self.store.discard_pending(self.ref, op.rotation_id)
+        self.journal.finish()
+        self._last_revoked = (revoked, [v.version for v in left])
+        return restored, failures
+
+    def _restore_targets(self, op: OpRecord, restored: VersionId | None) -> list[tuple[str, str]]:
+        doc = self.journal.doc
+        now = self.rt.clock()
+        prior = doc.previous
+        prior_value = None
+        if restored and prior is not None and prior.version != op.old_version and not prior.due(now):
+            prior_value = self.store.read(self.ref, prior.version)
+        old_value = self.store.read(self.ref, restored) if restored else None
         failures: list[tuple[str, str]] = []
-        old_value = self.store.read(self.ref, restored) if record.old_version else None
         for bound in self.targets:
             try:
                 if old_value is None:  # the rotation created the secret: remove what it wrote
-                    bound.target.delete(entry_names(bound.shape, bound.entry_name, record.generation))
+                    bound.target.delete(entry_names(bound.shape, bound.entry_name, op.generation))
                     continue
-                plan = self._plan(bound, old_value, record.old_generation, None, None)
+                prior_gen = prior.generation if prior_value is not None and prior is not None else None
+                plan = self._plan(bound, old_value, op.old_generation, prior_value, prior_gen)
                 deletes = plan.delete
-                if bound.shape is Shape.VERSIONED:
-                    deletes = deletes + retire_entries(bound.shape, bound.entry_name, record.generation)
+                if bound.shape is Shape.VERSIONED and op.generation not in (op.old_generation, prior_gen):
+                    deletes = deletes + retire_entries(bound.shape, bound.entry_name, op.generation)
                 bound.target.write(plan.write)
                 if deletes:
                     bound.target.delete(deletes)
-                self._step(f"  restored {bound.label}")
+                self.step(f"  restored {bound.label}")
             except KeyturnError as exc:
                 failures.append((bound.label, str(exc)))
-        self._audit("rotation.rollback", record, restored_version=restored, why=why,
-                    target_failures=len(failures) or None)
-        self.store.finish(self.ref, record.rotation_id)
-        return restored, failures
+        return failures
 
-    def _smoke_failed(self, record: RotationRecord, why: str) -> Outcome:
-        restored, failures = self.restore_previous(record, why)
-        if record.old_version:
-            msg = (f"{self.name}: {why} — rolled back: version {record.old_version}'s value is CURRENT again "
+    def smoke_failed(self, op: OpRecord, why: str) -> Outcome:
+        restored, failures = self.restore_previous(op, why)
+        if op.old_version:
+            msg = (f"{self.name}: {why} — rolled back: version {op.old_version}'s value is CURRENT again "
                    f"(as version {restored})")
         else:
             msg = (f"{self.name}: {why} — rolled back: the secret did not exist before this rotation; its "
                    "first version was revoked and removed from the targets")
         if failures:
-            msg += "; targets NOT restored: " + "; ".join(f"{t} ({e})" for t, e in failures)
+            msg += ("; targets NOT restored: " + "; ".join(f"{t} ({e})" for t, e in failures)
+                    + f" — re-run `keyturn rotate {self.name}` to finish the rollback")
+        else:
+            revoked, left = getattr(self, "_last_revoked", ([], []))
+            self.evidence(op.with_(outcome="rolled-back"), outcome="rolled-back", current=restored or "",
+                          previous="", revoke_confirmed=bool(op.new_version) and op.new_version in revoked,
+                          revoked=revoked, pending=left, due=None)
         raise SmokeFailed(msg)
 
-    def _complete(self, record: RotationRecord) -> Outcome:
-        revoked: list[VersionId] = []
-        if record.retire_version and record.retire_version != record.old_version:
-            # The PREVIOUS of the last rotation is superseded by this one's PREVIOUS.
-            revoked += self.store.retire(self.ref, [record.retire_version])
-            self._audit("rotation.retire", record, retired=record.retire_version, why="superseded")
-            self._step(f"retired superseded version {record.retire_version}")
-        if self.mode == "emergency" or record.mode == "emergency":
-            candidates = self.store.live_versions(self.ref)
-            revoked += self.store.retire(self.ref, [v for v in candidates if v != record.new_version])
-            self._audit("rotation.emergency", record, revoked=",".join(revoked) or "none")
-        outcome = Outcome(self.name, "completed", record.rotation_id, record.new_version or "",
-                          record.old_version or "", ledger=record.ledger)
-        outcome.evidence = self._evidence(record, revoked, bool(revoked) or self.mode != "emergency")
-        self._audit("rotation.complete", record, evidence=outcome.evidence[0] if outcome.evidence else None)
-        faults.point("completed")
-        self.store.finish(self.ref, record.rotation_id)
-        self._step(f"complete: version {record.new_version} is CURRENT"
-                   + (f", previous {record.old_version} valid until {record.grace_until}"
-                      if record.grace_until else ""))
-        return outcome
+    # ------------------------------------------------------------------ complete
+    def _complete(self, op: OpRecord) -> Outcome:
+        now = self.rt.clock()
+        doc = self.journal.doc
+        versions = doc.versions
+        for version in op.retire:  # the PREVIOUS of the last rotation is superseded by this one's
+            found = doc.with_(versions=versions).find(version)
+            if found is not None and version not in (op.old_version, op.new_version):
+                versions = self.track(doc.with_(versions=versions), version, found.generation, Role.RETIRING,
+                                      now=now, why="superseded")
+        emergency = op.mode == "emergency"
+        if op.old_version and (not op.grace_until or emergency):
+            versions = self.track(doc.with_(versions=versions), op.old_version, op.old_generation, Role.RETIRING,
+                                  now=now, why="emergency" if emergency else "grace 0")
+        if emergency:  # every other live version, keyturn's or not
+            tracked = {v.version for v in versions}
+            for version in self.store.live_versions(self.ref):
+                if version != op.new_version and version not in tracked:
+                    versions = self.track(doc.with_(versions=versions), version, 0, Role.RETIRING, now=now,
+                                          why="emergency")
+        op = self.journal.checkpoint(op, versions=versions)
+        revoked, left = self.retire_due(op, clean_targets=False)
+        if emergency:
+            self.audit("rotation.emergency", op, revoked=",".join(revoked) or "none")
+        prev = self.journal.doc.find(op.old_version) if op.old_version else None
+        old_revoked = bool(op.old_version) and op.old_version in revoked
+        outcome = Outcome(self.name, "completed", op.rotation_id, op.new_version or "",
+                          op.old_version or "", ledger=op.ledger, revoked=list(revoked))
+        from keyturn.evidence import evidence_stem
 
-    def _evidence(self, record: RotationRecord, revoked: list[VersionId], revoke_ok: bool) -> list[str]:
-        from keyturn.evidence import EvidenceRecord, TargetRow, ValidationCheck, write_evidence
-
-        ev = EvidenceRecord(
-            secret_id=self.name,
-            environment=self.config.environment or self.rt.environ.get("KEYTURN_ENVIRONMENT", ""),
-            rotated_by=record.actor,
-            rotation_reason=record.reason or record.mode,
-            started_utc=record.started,
-            completed_utc=iso(self.rt.clock()) or "",
-            impacted_services=tuple(self.config.impacted_services),
-            validation_summary=tuple(ValidationCheck(c["check"], bool(c["ok"]), c["detail"]) for c in record.checks),
-            revoke_confirmed=revoke_ok,
-            rotation_id=record.rotation_id,
-            store=self.store.label,
-            versions={"current": record.new_version or "", "previous": record.old_version or "",
-                      "revoked": ",".join(revoked)},
-            mode=record.mode,
-            targets=tuple(
-                TargetRow(label, "skipped" if row.get("skipped") else row.get("status", "failed"),
-                          int(row.get("attempts", 0)), int(row.get("retries", 0)),
-                          row.get("confirmed_at"), row.get("error"))
-                for label, row in record.ledger.items()
-            ),
-            audit_head=self.rt.audit.head()[1],
-        )
         directory = self.rt.manifest.resolve(self.rt.manifest.model.audit.evidence_dir)
-        paths = write_evidence(directory, ev)
-        return [str(p) for p in paths]
+        stem = evidence_stem(self.name, op.rotation_id)
+        self.audit("rotation.complete", op, evidence=str(directory / f"{stem}.json"))
+        outcome.evidence = self.evidence(
+            op.with_(outcome="completed"), outcome="completed", current=op.new_version or "",
+            previous=prev.version if prev is not None else "", revoke_confirmed=old_revoked, revoked=revoked,
+            pending=[v.version for v in left], due=prev.retire_after if prev is not None else None)
+        faults.point("completed")
+        self.store.discard_pending(self.ref, op.rotation_id)
+        self.journal.finish()
+        self.step(f"complete: version {op.new_version} is CURRENT"
+                  + (f", previous {op.old_version} valid until {op.grace_until}"
+                     if op.grace_until and not old_revoked else ""))
+        return outcome
 
 
 def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> Outcome:
-    return Rotation(rt, name, mode=mode, reason=reason).run()
+    """Rotate one secret; an interrupted finalize or rollback is finished first."""
+    from keyturn.rotation.lifecycle import rotate as _rotate
+
+    return _rotate(rt, name, mode=mode, reason=reason)

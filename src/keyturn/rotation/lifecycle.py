@@ -1,95 +1,200 @@
-"""After the rotation: ``finalize`` (retire PREVIOUS once its grace window ended) and
-a manual ``rollback`` (make PREVIOUS CURRENT again while it is still in grace).
+"""Operations around the rotation: ``finalize`` (retire what is due), a manual
+``rollback``, ``abort`` (abandon an in-flight operation, restoring what it changed) and
+``unlock`` (free a lease whose owner is gone) — and the one :func:`resume` that
+dispatches an unfinished operation on its recorded kind, so a killed finalize resumes as
+finalize and a killed rollback as rollback, whichever command finds it.
 
-Both take the same per-secret lease as a rotation, so they never interleave with one
-(I7), and both are safe to repeat. Never imports an SDK.
+All of them take the same per-secret journal lease as a rotation (I7) and are safe to
+repeat. Never imports an SDK.
 """
 
 from __future__ import annotations
 
-from keyturn.errors import Conflict, DistributionFailed, KeyturnError, UsageError
+from keyturn.errors import Conflict, DistributionFailed, UsageError
 from keyturn.rotation.context import Runtime
-from keyturn.rotation.engine import Outcome, Rotation, new_rotation_id
-from keyturn.rotation.locking import Lease, new_owner
-from keyturn.stores.base import RotationRecord, iso
-from keyturn.targets.base import retire_entries
+from keyturn.rotation.engine import Rotation, new_rotation_id
+from keyturn.rotation.journal import conflict_message, lease_is_live
+from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, Stage, iso
+from keyturn.rotation.secretop import Outcome, SecretOp
+
+__all__ = ["abort", "finalize", "resume", "rollback", "rotate", "unlock"]
 
 
+def resume(rt: Runtime, name: str, op: OpRecord) -> Outcome | None:
+    """Finish ``op`` (found in the journal) as the operation it is. Returns None for an
+    in-flight rotation, which only ``rotate``, ``rollback`` or ``abort`` may continue."""
+    if op.operation == Operation.FINALIZE.value:
+        rt.progress.step(name, f"finishing an interrupted finalize ({op.rotation_id})")
+        return finalize(rt, name)
+    if op.operation == Operation.ROLLBACK.value:
+        rt.progress.step(name, f"finishing an interrupted rollback ({op.rotation_id})")
+        return rollback(rt, name, reason=op.reason)
+    if op.operation == Operation.ABORT.value:
+        rt.progress.step(name, f"finishing an interrupted abort ({op.rotation_id})")
+        return abort(rt, name, reason=op.reason or "resumed")
+    return None
+
+
+def _other_op(rt: Runtime, sop: SecretOp, kinds: tuple[str, ...]) -> None:
+    """Finish an unfinished operation of one of ``kinds`` before starting another."""
+    doc = sop.journal.load()
+    if doc.op is not None and doc.op.operation in kinds:
+        if lease_is_live(doc.op, rt.clock()):
+            raise Conflict(conflict_message(sop.name, doc.op))
+        resume(rt, sop.name, doc.op)
+
+
+def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> Outcome:
+    rot = Rotation(rt, name, mode=mode, reason=reason)
+    rot.preflight()
+    _other_op(rt, rot, (Operation.FINALIZE.value, Operation.ROLLBACK.value, Operation.ABORT.value))
+    return rot.run()
+
+
+# ---------------------------------------------------------------------------- finalize
 def finalize(rt: Runtime, name: str, *, force: bool = False) -> Outcome:
-    store = rt.store_for(name)
-    ref = rt.ref(name)
-    state = store.describe(ref)
-    if not state.exists or not state.previous:
-        rt.progress.step(name, "nothing to retire")
-        return Outcome(name, "skipped", message="no previous version")
+    """Revoke every tracked version whose time has come (``--force``: every PREVIOUS too),
+    removing its grace-only target entries first."""
+    sop = SecretOp(rt, name)
+    sop.store.preflight(sop.ref)
+    doc = sop.journal.load()
     now = rt.clock()
-    if state.grace_until and state.grace_until > now and not force:
-        rt.progress.step(name, f"previous version {state.previous} in grace until {iso(state.grace_until)}")
-        return Outcome(name, "skipped", message=f"in grace until {iso(state.grace_until)}")
-    lease = Lease(store, ref, new_owner(), rt.clock)
-    existing, _ = store.load_rotation(ref)
-    if existing is not None:
-        raise Conflict(
-            f"{name}: rotation {existing.rotation_id} is unfinished (stage {existing.stage}) — finish it "
-            f"with `keyturn rotate {name}` before finalize"
-        )
-    record = lease.acquire(lambda: RotationRecord(
-        rotation_id=new_rotation_id(), secret=name, mode="finalize", reason=None, actor=rt.actor,
-        started=iso(now) or "", old_version=state.previous, new_version=state.current,
-        generation=state.generation, old_generation=state.previous_generation or 0,
+    if doc.op is not None and doc.op.operation == Operation.ROTATE.value:
+        if lease_is_live(doc.op, now):
+            raise Conflict(conflict_message(name, doc.op))
+        raise Conflict(f"{name}: rotation {doc.op.rotation_id} is unfinished (stage {doc.op.stage}) — finish it "
+                       f"with `keyturn rotate {name}` (or `keyturn abort {name} --reason TEXT`), then finalize")
+    if doc.op is not None and doc.op.operation in (Operation.ROLLBACK.value, Operation.ABORT.value):
+        resume(rt, name, doc.op)
+        doc = sop.journal.load()
+    resuming = doc.op is not None
+    due = [v for v in doc.versions if v.role != Role.CURRENT.value and (force or v.due(now))]
+    if not due and not resuming:
+        prev = doc.previous
+        if prev is not None:
+            rt.progress.step(name, f"previous version {prev.version} in grace until {prev.retire_after}")
+            return Outcome(name, "skipped", message=f"in grace until {prev.retire_after}")
+        rt.progress.step(name, "nothing to retire")
+        return Outcome(name, "skipped", message="nothing to retire")
+    op = sop.journal.acquire(lambda d: OpRecord(
+        operation=Operation.FINALIZE.value, rotation_id=new_rotation_id(), secret=name, mode="finalize",
+        reason="forced" if force else None, actor=rt.actor, started=iso(now) or "",
+        new_version=d.current.version if d.current else None, generation=d.current.generation if d.current else 0,
     ))
-    failures = []
-    for bound in rt.targets_for(name):
-        names = retire_entries(bound.shape, bound.entry_name, state.previous_generation)
-        if not names:
-            continue
-        try:
-            bound.target.delete(names)
-            rt.progress.step(name, f"  removed {', '.join(names)} from {bound.label}")
-        except KeyturnError as exc:  # reported below; PREVIOUS stays until a re-run succeeds
-            failures.append((bound.label, str(exc)))
-    if failures:
-        store.finish(ref, record.rotation_id)
-        raise DistributionFailed(name, failures)
-    revoked = store.retire(ref, [state.previous])
-    rt.record("rotation.retire", secret=name, store=store.label,
-              versions={"current": state.current or "", "retired": ",".join(revoked)},
-              mode="finalize", rotation_id=record.rotation_id)
-    store.finish(ref, record.rotation_id)
-    rt.progress.step(name, f"retired version(s) {', '.join(revoked) or 'none'}")
-    return Outcome(name, "retired", record.rotation_id, state.current or "", ",".join(revoked))
+    if op.operation != Operation.FINALIZE.value:
+        sop.journal.release()
+        raise Conflict(conflict_message(name, op))
+    if force:
+        versions = sop.journal.doc.versions
+        for v in due:
+            versions = sop.track(sop.journal.doc.with_(versions=versions), v.version, v.generation, Role.RETIRING,
+                                 now=now, why="finalize --force")
+        op = sop.journal.checkpoint(op, versions=versions)
+    revoked, left = sop.retire_due(op, clean_targets=True)
+    if left:
+        sop.journal.release()
+        raise DistributionFailed(name, [(f"{sop.store.label} version {v.version}", "not revoked") for v in left])
+    sop.journal.finish()
+    return Outcome(name, "retired", op.rotation_id, op.new_version or "", ",".join(revoked), revoked=revoked)
 
 
+# ---------------------------------------------------------------------------- rollback
 def rollback(rt: Runtime, name: str, *, reason: str | None = None) -> Outcome:
-    """Manual rollback during the grace window: PREVIOUS becomes CURRENT again."""
-    store = rt.store_for(name)
-    ref = rt.ref(name)
-    existing, _ = store.load_rotation(ref)
-    if existing is not None and existing.at_least("promoted"):
-        # An unfinished rotation: roll it back through the engine.
-        rot = Rotation(rt, name, mode=existing.mode, reason=reason or existing.reason)
-        record = rot.lease.acquire(lambda: existing)
-        return _restore(rot, record, reason)
-    if existing is not None:
-        raise Conflict(f"{name}: rotation {existing.rotation_id} has not promoted anything; "
-                       f"re-run `keyturn rotate {name}` to finish it")
-    state = store.describe(ref)
-    if not state.previous:
-        raise UsageError(f"{name}: no PREVIOUS version to roll back to (retired, or never rotated)")
+    """Make PREVIOUS (still in grace) CURRENT again; or roll back an unfinished rotation
+    that promoted; or finish an interrupted rollback."""
     rot = Rotation(rt, name, mode="scheduled", reason=reason)
-    record = rot.lease.acquire(lambda: RotationRecord(
-        rotation_id=new_rotation_id(), secret=name, mode="rollback", reason=reason, actor=rt.actor,
-        started=iso(rt.clock()) or "", stage="distributed", old_version=state.previous,
-        old_generation=state.previous_generation or 0, new_version=state.current,
-        generation=state.generation, promoted_at=iso(state.rotated_at),
-    ))
-    return _restore(rot, record, reason)
-
-
-def _restore(rot: Rotation, record: RotationRecord, reason: str | None) -> Outcome:
-    restored, failures = rot.restore_previous(record, f"manual rollback ({reason or 'no reason given'})")
+    rot.store.preflight(rot.ref)
+    doc = rot.journal.load()
+    existing = doc.op
+    if existing is not None and lease_is_live(existing, rt.clock()):
+        raise Conflict(conflict_message(name, existing))
+    if existing is not None and existing.operation == Operation.FINALIZE.value:
+        finalize(rt, name)
+        doc = rot.journal.load()
+        existing = doc.op
+    if existing is not None and existing.operation == Operation.ROTATE.value and not existing.at_least(Stage.PROMOTED):
+        raise Conflict(f"{name}: rotation {existing.rotation_id} has not promoted anything (stage {existing.stage}); "
+                       f"re-run `keyturn rotate {name}` to finish it, or `keyturn abort {name} --reason TEXT`")
+    if existing is None:
+        prev, cur = doc.previous, doc.current
+        if prev is None or cur is None or prev.due(rt.clock()):
+            raise UsageError(f"{name}: no PREVIOUS version in its grace window to roll back to (retired, or "
+                             "never rotated) — rotate instead")
+    op = rot.journal.acquire(lambda d: _rollback_op(rt, name, d, reason))
+    if op.operation == Operation.ROTATE.value and not op.at_least(Stage.ROLLING_BACK):
+        op = op.with_(reason=reason or op.reason)
+    restored, failures = rot.restore_previous(op, f"manual rollback ({reason or 'no reason given'})")
     if failures:
-        raise DistributionFailed(rot.name, failures)
-    return Outcome(rot.name, "rolled_back", record.rotation_id, version=restored,
-                   previous=record.new_version or "",
-                   message=f"version {record.old_version}'s value is CURRENT again (as version {restored})")
+        raise DistributionFailed(name, failures)
+    return Outcome(name, "rolled_back", op.rotation_id, version=restored or "", previous=op.new_version or "",
+                   message=f"version {op.old_version}'s value is CURRENT again (as version {restored})")
+
+
+def _rollback_op(rt: Runtime, name: str, doc: JournalDoc, reason: str | None) -> OpRecord:
+    prev, cur = doc.previous, doc.current
+    assert prev is not None and cur is not None
+    return OpRecord(
+        operation=Operation.ROLLBACK.value, rotation_id=new_rotation_id(), secret=name, mode="scheduled",
+        reason=reason, actor=rt.actor, started=iso(rt.clock()) or "", stage=Stage.DISTRIBUTED.value,
+        old_version=prev.version, old_generation=prev.generation, new_version=cur.version,
+        generation=cur.generation,
+    )
+
+
+# ---------------------------------------------------------------------------- abort / unlock
+def abort(rt: Runtime, name: str, *, reason: str) -> Outcome:
+    """Abandon the in-flight operation: before promotion the pending value is dropped;
+    after it the old CURRENT is restored in the store and targets and the new version
+    revoked. An interrupted finalize is simply closed (what is due stays due)."""
+    if not reason.strip():
+        raise UsageError("abort needs --reason TEXT (it is audited)")
+    rot = Rotation(rt, name, mode="scheduled", reason=reason)
+    doc = rot.journal.load()
+    found = doc.op
+    if found is None:
+        rt.progress.step(name, "nothing in flight")
+        return Outcome(name, "skipped", message="nothing in flight")
+    if lease_is_live(found, rt.clock()):
+        raise Conflict(conflict_message(name, found))
+    op = rot.journal.acquire(lambda d: found)
+    rot.audit("rotation.abort", op, why=reason, stage=op.stage, operation=op.operation)
+    if op.operation == Operation.ROTATE.value and op.at_least(Stage.PROMOTED):
+        restored, failures = rot.restore_previous(op, f"aborted ({reason})")
+        if failures:
+            raise DistributionFailed(name, failures)
+        revoked, left = getattr(rot, "_last_revoked", ([], []))
+        rot.evidence(op.with_(outcome="aborted"), outcome="aborted", current=restored or "", previous="",
+                     revoke_confirmed=bool(op.new_version) and op.new_version in revoked, revoked=revoked,
+                     pending=left, due=None)
+        return Outcome(name, "aborted", op.rotation_id, version=restored or "",
+                       message=f"rolled back to version {op.old_version}'s value")
+    if op.operation == Operation.ROLLBACK.value:
+        restored, failures = rot.restore_previous(op, f"aborted rollback finished ({reason})")
+        if failures:
+            raise DistributionFailed(name, failures)
+        return Outcome(name, "aborted", op.rotation_id, version=restored or "", message="the rollback was finished")
+    if op.operation == Operation.ROTATE.value:
+        rot.store.discard_pending(rot.ref, op.rotation_id)
+        if op.at_least(Stage.CREATED):
+            rot.evidence(op.with_(outcome="aborted"), outcome="aborted", current=op.old_version or "", previous="",
+                         revoke_confirmed=False, revoked=[], pending=[], due=None)
+    rot.journal.finish()
+    rt.progress.step(name, f"aborted {op.operation} {op.rotation_id}; nothing was live")
+    return Outcome(name, "aborted", op.rotation_id, message="nothing had been promoted")
+
+
+def unlock(rt: Runtime, name: str, *, reason: str) -> Outcome:
+    """Expire the lease of an unfinished operation whose runner is gone (audited)."""
+    if not reason.strip():
+        raise UsageError("unlock needs --reason TEXT (it is audited)")
+    sop = SecretOp(rt, name)
+    op = sop.journal.unlock()
+    if op is None:
+        rt.progress.step(name, "no lease held")
+        return Outcome(name, "skipped", message="no lease held")
+    sop.audit("rotation.unlock", op, why=reason, owner=op.lock_owner.split("/")[0] or None, stage=op.stage,
+              operation=op.operation)
+    verb = {"finalize": "finalize", "rollback": "rollback"}.get(op.operation, "rotate")
+    rt.progress.step(name, f"lease of {op.operation} {op.rotation_id} released; resume with "
+                     f"`keyturn {verb} {name}` or abandon with `keyturn abort {name} --reason TEXT`")
+    return Outcome(name, "unlocked", op.rotation_id)

@@ -15,11 +15,15 @@ def live_values(manifest_path: str) -> list[tuple[str, str, SecretValue]]:
     rt = Runtime(load_manifest(manifest_path), dict(os.environ), Progress(quiet=True))
     out: list[tuple[str, str, SecretValue]] = []
     for name in rt.manifest.model.secrets:
+        from keyturn.rotation.planning import load_doc
+
         store = rt.store_for(name)
         ref = rt.ref(name)
-        state = store.describe(ref)
+        state, doc = load_doc(rt, name)
         if state.exists and state.current:
             out.append((name, "CURRENT", store.read(ref, state.current)))
-        if state.previous:
-            out.append((name, "PREVIOUS", store.read(ref, state.previous)))
+        for tracked in doc.versions:
+            if tracked.version != state.current and tracked.version in store.live_versions(ref):
+                label = "PREVIOUS" if tracked.role == "previous" else "NOT YET REVOKED"
+                out.append((name, label, store.read(ref, tracked.version)))
     return out

@@ -71,7 +71,8 @@ def plan_text(items: list[PlanItem]) -> str:
         for c in it.validate:
             lines.append(f"  validate: {c}")
         for t in it.targets:
-            lines.append(f"  target: {t['target']} [{t['shape']}] {', '.join(t['entries'])}")
+            note = "" if t.get("checked", "ok") == "ok" else f" ({t['checked']})"
+            lines.append(f"  target: {t['target']} [{t['shape']}] {', '.join(t['entries'])}{note}")
         for c in it.smoke:
             lines.append(f"  smoke:    {c}")
     if not items:

@@ -1,39 +1,30 @@
-"""The store protocol: what the rotation engine needs from a secret store.
+"""The store protocol: the version verbs the rotation engine needs from a secret store,
+and the journal slot each store provides for keyturn's own bookkeeping.
 
-Every method does one protocol stage and is idempotent. Rotation state needed to
-resume (the in-flight :class:`RotationRecord` and the PENDING value) lives in the
-store itself, written with check-and-set (``token``), never only on the runner's disk.
-``describe`` returns metadata only. No SDK is imported here.
+A :class:`Store` knows versions, not rotations: it describes what is CURRENT, reads a
+version, stages a PENDING value for a rotation id (adopting its own on a re-run),
+promotes it with a compare-and-set against the head seen at the start, restores an
+older version's value, revokes versions and lists what is live. No method takes a
+rotation record and no adapter applies engine policy (grace, generations, what to
+revoke when): that is :mod:`keyturn.rotation.journal` and the engine.
+
+Where the journal lives is the store's choice (:meth:`Store.journal`): Vault keeps it in
+a sibling path, AWS and Azure in a sibling secret. The slot is a text blob with an opaque
+compare-and-set token. No SDK is imported here.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, NewType, Protocol, runtime_checkable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
+from keyturn.rotation.record import RotationId, VersionId, iso, parse_iso, utcnow
 from keyturn.values import SecretValue
 
-VersionId = NewType("VersionId", str)
-RotationId = NewType("RotationId", str)
-
-#: Stages a rotation has *completed*, in order.
-STAGES = ("begun", "created", "verified", "promoted", "distributed", "smoked", "rolling_back")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+__all__ = [
+    "JournalSlot", "RotationId", "SecretRef", "SecretState", "Store", "VersionId", "iso", "parse_iso", "utcnow",
+]
 
 
 @dataclass(frozen=True)
@@ -47,55 +38,29 @@ class SecretRef:
 
 @dataclass(frozen=True)
 class SecretState:
+    """What the store itself says about a secret (metadata only)."""
+
     exists: bool
+    #: the version readers by name get, or None (absent, or its latest version revoked)
     current: VersionId | None = None
-    previous: VersionId | None = None
-    generation: int = 0
-    previous_generation: int | None = None
-    rotated_at: datetime | None = None
-    grace_until: datetime | None = None
-    managed: bool = False  # keyturn metadata present and consistent with the store
+    #: opaque token of the latest write (including revoked versions): promotion's CAS
+    head: str = ""
+    created_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RotationRecord:
-    """An in-flight rotation, persisted in the store (never contains a value)."""
+@runtime_checkable
+class JournalSlot(Protocol):
+    """One text document per secret with compare-and-set. ``token`` is opaque."""
 
-    rotation_id: RotationId
-    secret: str
-    mode: str
-    reason: str | None
-    actor: str
-    started: str
-    stage: str = "begun"
-    old_version: VersionId | None = None
-    old_generation: int = 0
-    new_version: VersionId | None = None
-    generation: int = 1
-    promoted_at: str | None = None
-    grace_until: str | None = None
-    #: A PREVIOUS still live when this rotation began: superseded, retired by it.
-    retire_version: VersionId | None = None
-    retire_generation: int | None = None
-    lock_owner: str = ""
-    lock_expires: str = ""
-    ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
-    checks: list[dict[str, Any]] = field(default_factory=list)
+    def load(self) -> tuple[str | None, str]:
+        """The stored text (None when absent) and its token ("" when absent)."""
+        ...
 
-    def at_least(self, stage: str) -> bool:
-        return STAGES.index(self.stage) >= STAGES.index(stage)
-
-    def with_(self, **changes: Any) -> RotationRecord:
-        return replace(self, **changes)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str) -> RotationRecord:
-        data = json.loads(text)
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def save(self, text: str, token: str) -> str:
+        """Write ``text`` if the stored token still equals ``token`` ("" = create only).
+        Returns the new token. A retried write whose first attempt applied is recognised
+        (the text read back is ours) and adopted; anyone else's write raises Conflict."""
+        ...
 
 
 @runtime_checkable
@@ -106,50 +71,42 @@ class Store(Protocol):
     def label(self) -> str: ...
 
     def preflight(self, ref: SecretRef) -> None:
-        """Refuse configurations that cannot rotate safely (raise UsageError)."""
+        """Read-only: reachable, authenticated, configured so keyturn can rotate safely,
+        with the permissions keyturn needs. Raises UsageError / StoreUnavailable."""
         ...
 
     def describe(self, ref: SecretRef) -> SecretState: ...
 
     def read(self, ref: SecretRef, version: VersionId) -> SecretValue: ...
 
-    def load_rotation(self, ref: SecretRef) -> tuple[RotationRecord | None, int]:
-        """The in-flight record and its CAS token (0 when none)."""
-        ...
-
-    def save_rotation(self, ref: SecretRef, record: RotationRecord, token: int) -> int:
-        """Write ``record`` if the stored token still equals ``token`` (0 = create
-        only). Returns the new token; raises Conflict when someone else wrote."""
-        ...
+    def journal(self, ref: SecretRef) -> JournalSlot: ...
 
     def create_pending(self, ref: SecretRef, rotation_id: RotationId, value: SecretValue) -> SecretValue:
-        """Stage PENDING for this rotation; adopt (and return) an existing pending
-        value of the same rotation instead of replacing it."""
+        """Stage PENDING for this rotation, invisible to readers by name; adopt (and
+        return) an existing pending value of the same rotation instead of replacing it."""
         ...
 
-    def read_pending(self, ref: SecretRef, rotation_id: RotationId) -> SecretValue | None:
-        """The PENDING value of this rotation, or None."""
+    def read_pending(self, ref: SecretRef, rotation_id: RotationId) -> SecretValue | None: ...
+
+    def discard_pending(self, ref: SecretRef, rotation_id: RotationId) -> None:
+        """Remove the pending value of this rotation (repeatable)."""
         ...
 
-    def promote(
-        self, ref: SecretRef, record: RotationRecord, value: SecretValue
-    ) -> VersionId:
-        """PENDING → CURRENT when CURRENT is still ``record.old_version`` (CAS);
-        adopts a promotion already done for this record. Returns the new version."""
+    def promote(self, ref: SecretRef, rotation_id: RotationId, value: SecretValue, expect_head: str) -> VersionId:
+        """PENDING → CURRENT if the store's head is still ``expect_head`` (CAS); adopt a
+        promotion of this value already done. Returns the new CURRENT version."""
         ...
 
-    def rollback(self, ref: SecretRef, record: RotationRecord) -> VersionId:
-        """Make ``record.old_version``'s value CURRENT again and revoke the new one."""
+    def restore(self, ref: SecretRef, version: VersionId, expect_current: VersionId | None) -> VersionId:
+        """Make ``version``'s value what readers get again, if CURRENT is still
+        ``expect_current``; adopt a restore already done. Returns the CURRENT version."""
         ...
 
-    def finish(self, ref: SecretRef, rotation_id: RotationId) -> None:
-        """Remove the pending value and the rotation record (release)."""
-        ...
-
-    def retire(self, ref: SecretRef, versions: list[VersionId]) -> list[VersionId]:
-        """Revoke versions (delete/destroy/disable); returns those revoked."""
+    def retire(self, ref: SecretRef, versions: list[VersionId], *, allow_current: bool = False) -> list[VersionId]:
+        """Revoke versions (delete/destroy/disable). CURRENT only with ``allow_current``
+        (a failed first rotation). Returns those whose revocation was read back."""
         ...
 
     def live_versions(self, ref: SecretRef) -> list[VersionId]:
-        """Every version not yet revoked (emergency mode revokes all but CURRENT)."""
+        """Every version not yet revoked."""
         ...

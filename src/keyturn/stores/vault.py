@@ -3,56 +3,65 @@
 Layout in the mount:
 
 * ``PATH`` — the secret readers use; its latest version is CURRENT (invariant I1).
-  keyturn keeps its bookkeeping in the entry's ``custom_metadata``
-  (``keyturn_generation``, ``keyturn_previous_version``, ``keyturn_grace_until``, …);
-  PREVIOUS stays readable by version number until it is retired.
-* ``PATH.keyturn-rotation`` — the in-flight rotation record (lease, stage, ledger; no
-  value), written with check-and-set.
-* ``PATH.keyturn-pending`` — the pending sibling holding the PENDING value and its
-  rotation id, kept at ``max_versions=1`` so no old pending value lingers.
-  Both are deleted with all their versions when the rotation ends.
+  Older versions stay readable by number until they are revoked (deleted or destroyed).
+* ``PATH.keyturn-rotation`` — the rotation journal (keyturn's bookkeeping: tracked
+  versions, the in-flight operation, its lease and ledger; never a value), one version
+  kept, written with check-and-set on the KV version number.
+* ``PATH.keyturn-pending`` — the PENDING value and its rotation id, one version kept,
+  removed when the rotation ends.
 
 Promotion writes the pending value as a new version of ``PATH`` with ``cas`` equal to
-the version that was CURRENT when the rotation began, so a concurrent writer is
-detected (I7). Imports hvac lazily; never imports a target or the engine.
+the version that was latest when the rotation began, so a concurrent writer is
+detected (I7); other keys of the entry are kept as they are. A write whose response was
+lost and whose retry then fails check-and-set is read back: if what is stored is what we
+wrote, it is ours and adopted. Imports hvac lazily; never imports a target or the engine.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from keyturn.errors import Conflict, StoreUnavailable, UsageError
 from keyturn.manifest import PENDING_SUFFIX, ROTATION_SUFFIX, VaultStoreConfig
-from keyturn.stores.base import (
-    RotationId,
-    RotationRecord,
-    SecretRef,
-    SecretState,
-    VersionId,
-    iso,
-    parse_iso,
-    utcnow,
-)
+from keyturn.stores.base import RotationId, SecretRef, SecretState, VersionId, parse_iso
 from keyturn.values import SecretValue
 
 T = TypeVar("T")
-_META = "keyturn_"
-
-
-def _clear_previous(custom: dict[str, str]) -> None:
-    """Drop the PREVIOUS bookkeeping (after rollback, retire, or a promotion without grace)."""
-    for key in ("previous_version", "previous_generation", "grace_until"):
-        custom.pop(_META + key, None)
+#: capabilities keyturn needs, per path suffix ("" = the secret itself)
+NEEDED = {
+    "data/{p}": {"read", "create", "update"},
+    "metadata/{p}": {"read"},
+    "data/{p}.keyturn-rotation": {"read", "create", "update"},
+    "data/{p}.keyturn-pending": {"read", "create", "update"},
+    "metadata/{p}.keyturn-pending": {"delete"},
+}
 
 
 def _created(version_info: dict[str, Any]) -> datetime | None:
     """A KV version's ``created_time`` (RFC 3339 with nanoseconds) to whole seconds."""
     created = version_info.get("created_time")
     return parse_iso(created[:19] + "Z") if created else None
+
+
+def _revoked(info: dict[str, Any]) -> bool:
+    return bool(info.get("deletion_time") or info.get("destroyed"))
+
+
+def _check_address(name: str, address: str, source: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        port = parts.port  # raises ValueError when out of range
+    except ValueError:
+        raise UsageError(f"vault:{name}: {source} is not a valid URL (bad port?) — e.g. https://vault:8200") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"vault:{name}: {source} must be an http(s) URL such as https://vault:8200")
+    del port
 
 
 class VaultStore:
@@ -77,11 +86,14 @@ class VaultStore:
         address = config.address or env.get("VAULT_ADDR")
         if not address:
             raise UsageError(f"vault:{name}: no address — set VAULT_ADDR or stores.{name}.address")
-        token = env.get(config.auth.token_env)
+        _check_address(name, address, f"stores.{name}.address" if config.address else "VAULT_ADDR")
+        token_env = config.auth.token_env
+        token = env.get(token_env)
         if not token:
-            raise UsageError(
-                f"vault:{name}: no token — set {config.auth.token_env} (token auth) for store {name!r}"
-            )
+            raise UsageError(f"vault:{name}: no token — set {token_env} (token auth) for store {name!r}")
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in token):
+            raise UsageError(f"vault:{name}: {token_env} contains whitespace or a control character "
+                             "(a trailing newline?) — set it to the bare token")
         verify: bool | str = config.ca_cert or env.get("VAULT_CACERT") or True
         self._client = hvac.Client(
             url=address,
@@ -92,13 +104,15 @@ class VaultStore:
         )
         self._kv = self._client.secrets.kv.v2
         self.address = address
+        self._token_env = token_env
 
     @property
     def label(self) -> str:
         return f"vault:{self.name}"
 
     # ------------------------------------------------------------------ plumbing
-    def _call(self, what: str, ref: SecretRef | None, fn: Callable[[], T]) -> T:
+    def _call(self, what: str, ref: SecretRef | None, fn: Callable[[], T],
+              on_retry: Callable[[], None] | None = None) -> T:
         """Run an hvac call, retrying transport errors and 5xx, translating errors."""
         import hvac.exceptions as hx
         import requests
@@ -112,22 +126,32 @@ class VaultStore:
                 if attempt >= self.retries:
                     raise StoreUnavailable(
                         f"{what} failed after {attempt + 1} attempts ({exc.__class__.__name__}) at "
-                        f"{self.address} — is the server up and unsealed?",
+                        f"{self.address} — is VAULT_ADDR right and the server up and unsealed?",
                         store=self.label, secret=secret,
                     ) from None
+                if on_retry is not None:
+                    on_retry()
                 time.sleep(self.backoff * (2**attempt))
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema):
+                raise UsageError(f"{self.label}: {self.address!r} is not a usable URL — check VAULT_ADDR") from None
+            except requests.exceptions.SSLError:
+                raise StoreUnavailable(
+                    f"TLS verification failed for {self.address} — set VAULT_CACERT or stores.{self.name}.ca_cert",
+                    store=self.label, secret=secret) from None
             except hx.Forbidden:
                 raise StoreUnavailable(
-                    f"permission denied on {what} ({self.config.mount}/{ref.path if ref else ''}) — the "
-                    f"token's policy needs create/read/update/delete on {self.config.mount}/data/* and "
-                    f"{self.config.mount}/metadata/* (or {self.config.auth.token_env} is invalid or expired)",
+                    f"permission denied on {what} ({self.config.mount}/{ref.path if ref else ''}) — "
+                    f"{self._token_env} is invalid or expired, or its policy lacks the capability; "
+                    f"`keyturn doctor` lists what keyturn needs",
                     store=self.label, secret=secret,
                 ) from None
             except hx.Unauthorized:
-                raise StoreUnavailable(
-                    f"token rejected on {what} — check {self.config.auth.token_env}",
-                    store=self.label, secret=secret,
-                ) from None
+                raise StoreUnavailable(f"token rejected on {what} — check {self._token_env}",
+                                       store=self.label, secret=secret) from None
+            except hx.VaultError as exc:
+                first = (str(exc).splitlines() or [exc.__class__.__name__])[0][:200]
+                raise StoreUnavailable(f"{what} refused: {first}", store=self.label, secret=secret) from None
         raise AssertionError("unreachable")
 
     def _metadata(self, ref: SecretRef, path: str | None = None) -> dict[str, Any] | None:
@@ -159,128 +183,153 @@ class VaultStore:
         return self._call("read", ref, read)
 
     def _write(self, ref: SecretRef, path: str, data: dict[str, str], cas: int) -> int:
+        """CAS write. If a retry follows a lost response and then fails check-and-set,
+        the entry is read back: our own data at a newer version is adopted."""
         import hvac.exceptions as hx
+
+        retried = False
+
+        def mark() -> None:
+            nonlocal retried
+            retried = True
 
         def write() -> int:
             try:
-                resp = self._kv.create_or_update_secret(
-                    path=path, secret=data, cas=cas, mount_point=self.config.mount
-                )
+                resp = self._kv.create_or_update_secret(path=path, secret=data, cas=cas, mount_point=self.config.mount)
             except hx.InvalidRequest as exc:
-                if "check-and-set" in str(exc):
-                    raise Conflict(
-                        f"{ref.name}: {self.label} {path} changed concurrently (check-and-set failed) — "
-                        "another rotation or writer is active; re-run when it has finished"
-                    ) from None
-                raise StoreUnavailable(
-                    f"write refused: {str(exc).splitlines()[0][:200]}", store=self.label, secret=ref.name
+                if "check-and-set" not in str(exc):
+                    raise StoreUnavailable(f"write refused: {str(exc).splitlines()[0][:200]}",
+                                           store=self.label, secret=ref.name) from None
+                if retried:
+                    stored, version = self._read_data(ref, path, None)
+                    if stored == data and version > cas:
+                        return version  # our first attempt applied; its response was lost
+                raise Conflict(
+                    f"{ref.name}: {self.label} {self.config.mount}/{path} changed concurrently (check-and-set "
+                    "failed) — another rotation or writer is active; re-run when it has finished"
                 ) from None
             return int(resp["data"]["version"])
 
-        return self._call("write", ref, write)
+        return self._call("write", ref, write, on_retry=mark)
 
     def _pending_path(self, ref: SecretRef) -> str:
         return ref.path + PENDING_SUFFIX
 
-    def _record_path(self, ref: SecretRef) -> str:
+    def _journal_path(self, ref: SecretRef) -> str:
         return ref.path + ROTATION_SUFFIX
 
     def _one_version(self, ref: SecretRef, path: str) -> None:
-        self._call(
-            "update metadata",
-            ref,
-            lambda: self._kv.update_metadata(path=path, mount_point=self.config.mount, max_versions=1),
-        )
+        self._call("update metadata", ref,
+                   lambda: self._kv.update_metadata(path=path, mount_point=self.config.mount, max_versions=1))
 
-    def _custom(self, meta: dict[str, Any] | None) -> dict[str, str]:
-        return dict((meta or {}).get("custom_metadata") or {})
+    def _purge(self, ref: SecretRef, path: str) -> None:
+        import hvac.exceptions as hx
 
-    def _set_custom(self, ref: SecretRef, custom: dict[str, str]) -> None:
-        self._call(
-            "update metadata",
-            ref,
-            lambda: self._kv.update_metadata(path=ref.path, mount_point=self.config.mount, custom_metadata=custom),
-        )
+        def purge() -> None:
+            try:
+                self._kv.delete_metadata_and_all_versions(path=path, mount_point=self.config.mount)
+            except hx.InvalidPath:
+                pass
+
+        self._call("delete", ref, purge)
 
     # ------------------------------------------------------------------ protocol
     def preflight(self, ref: SecretRef) -> None:
+        """Read-only: the mount is KV v2 with room for PREVIOUS, the token has the
+        capabilities keyturn needs on the paths, and an adopted secret has the key."""
         import hvac.exceptions as hx
 
-        def config() -> dict[str, Any]:
+        mount = self.config.mount
+
+        def config() -> dict[str, Any] | None:
             try:
-                resp: dict[str, Any] = self._kv.read_configuration(mount_point=self.config.mount)
+                resp: dict[str, Any] = self._kv.read_configuration(mount_point=mount)
                 return dict(resp["data"])
             except hx.InvalidPath:
                 raise UsageError(
-                    f"{ref.name}: {self.label}: mount {self.config.mount!r} is not a KV v2 engine — "
-                    f"enable it with: bao secrets enable -path={self.config.mount} kv-v2"
+                    f"{ref.name}: {self.label}: mount {mount!r} does not exist or is not a KV v2 engine — "
+                    f"check stores.{self.name}.mount, or enable it: bao secrets enable -path={mount} kv-v2"
                 ) from None
+            except hx.Forbidden:
+                return None  # the policy may not grant <mount>/config: capabilities tell the rest
 
-        mount_max = int(config().get("max_versions") or 0)
+        cfg = self._call("read mount config", ref, config)
+        self._check_capabilities(ref)
         meta = self._metadata(ref)
+        mount_max = int((cfg or {}).get("max_versions") or 0)
         secret_max = int((meta or {}).get("max_versions") or 0)
         effective = secret_max or mount_max
         if effective and effective < 2:
-            where = f"secret {ref.path}" if secret_max else f"mount {self.config.mount}"
+            where = f"secret {ref.path}" if secret_max else f"mount {mount}"
             raise UsageError(
                 f"{ref.name}: {self.label}: {where} keeps only {effective} version — keyturn needs at "
                 "least 2 (CURRENT + PREVIOUS); raise max_versions"
             )
+        state = self._state(meta)
+        if state.exists and state.current:
+            data, _ = self._read_data(ref, ref.path, int(state.current))
+            if data is not None and ref.key not in data:
+                keys = ", ".join(sorted(data)[:5]) or "none"
+                raise UsageError(
+                    f"{ref.name}: {mount}/{ref.path} (version {state.current}) has no key {ref.key!r} "
+                    f"(keys: {keys}) — set `key:` on the secret or the store to the key that holds the value"
+                )
+
+    def _check_capabilities(self, ref: SecretRef) -> None:
+        mount = self.config.mount
+        wanted = dict(NEEDED)
+        wanted[("destroy" if self.config.retire == "destroy" else "delete") + "/{p}"] = {"update"}
+        paths = {f"{mount}/{k.format(p=ref.path)}": v for k, v in wanted.items()}
+
+        def ask() -> dict[str, Any]:
+            resp: dict[str, Any] = self._client.sys.get_capabilities(paths=list(paths))
+            return dict(resp.get("data") or resp)
+
+        got = self._call("check token capabilities", ref, ask)
+        missing = []
+        for path, need in paths.items():
+            have = set(got.get(path) or [])
+            if "root" in have:
+                continue
+            if "deny" in have or not need <= have:
+                missing.append(f"{', '.join(sorted(need - have))} on {path}")
+        if missing:
+            raise UsageError(
+                f"{ref.name}: {self.label}: the token ({self._token_env}) lacks capabilities: "
+                + "; ".join(missing) + " — add them to its policy"
+            )
+
+    def _state(self, meta: dict[str, Any] | None) -> SecretState:
+        if not meta or not meta.get("versions"):
+            return SecretState(exists=False, head=str(int((meta or {}).get("current_version") or 0)))
+        latest = int(meta.get("current_version") or 0)
+        info = (meta.get("versions") or {}).get(str(latest)) or {}
+        if _revoked(info):
+            return SecretState(exists=False, current=None, head=str(latest))
+        return SecretState(exists=True, current=VersionId(str(latest)), head=str(latest), created_at=_created(info))
 
     def describe(self, ref: SecretRef) -> SecretState:
-        meta = self._metadata(ref)
-        if not meta or not meta.get("versions"):
-            return SecretState(exists=False)
-        current = int(meta.get("current_version") or 0)
-        versions = meta.get("versions") or {}
-        cur_info = versions.get(str(current)) or {}
-        if cur_info.get("deletion_time") or cur_info.get("destroyed"):
-            return SecretState(exists=False, current=VersionId(str(current)))
-        custom = self._custom(meta)
-        managed = custom.get(_META + "current_version") == str(current)
-        prev = custom.get(_META + "previous_version") if managed else None
-        prev_gen = custom.get(_META + "previous_generation") if managed else None
-        return SecretState(
-            exists=True,
-            current=VersionId(str(current)),
-            previous=VersionId(prev) if prev else None,
-            generation=int(custom.get(_META + "generation", "0") or 0) if managed else 0,
-            previous_generation=int(prev_gen) if prev_gen else None,
-            rotated_at=parse_iso(custom.get(_META + "rotated_at")) if managed else _created(cur_info),
-            grace_until=parse_iso(custom.get(_META + "grace_until")) if managed and prev else None,
-            managed=managed,
-        )
+        return self._state(self._metadata(ref))
 
     def read(self, ref: SecretRef, version: VersionId) -> SecretValue:
         data, _ = self._read_data(ref, ref.path, int(version))
         if not data or ref.key not in data:
             raise StoreUnavailable(
-                f"version {version} of {self.config.mount}/{ref.path} has no key {ref.key!r} (deleted or "
+                f"version {version} of {self.config.mount}/{ref.path} has no key {ref.key!r} (revoked, or "
                 "written outside keyturn)",
                 store=self.label, secret=ref.name,
             )
         return SecretValue(str(data[ref.key]))
 
-    def load_rotation(self, ref: SecretRef) -> tuple[RotationRecord | None, int]:
-        data, version = self._read_data(ref, self._record_path(ref), None)
-        if not data or "record" not in data:
-            # A deleted-but-not-purged entry still has a version: CAS needs it.
-            return None, version
-        return RotationRecord.from_json(data["record"]), version
-
-    def save_rotation(self, ref: SecretRef, record: RotationRecord, token: int) -> int:
-        path = self._record_path(ref)
-        new_token = self._write(ref, path, {"record": record.to_json()}, cas=token)
-        if not token:
-            self._one_version(ref, path)
-        return new_token
+    def journal(self, ref: SecretRef) -> VaultJournal:
+        return VaultJournal(self, ref)
 
     def create_pending(self, ref: SecretRef, rotation_id: RotationId, value: SecretValue) -> SecretValue:
         path = self._pending_path(ref)
         data, version = self._read_data(ref, path, None)
         if data and data.get("rotation_id") == rotation_id and "value" in data:
             return SecretValue(str(data["value"]))  # adopt: a re-run never makes another
-        # Absent, or left over from a rotation that no longer holds the record: replace.
+        # Absent, or left over from an operation that no longer holds the journal: replace.
         self._write(ref, path, {"rotation_id": rotation_id, "value": value.reveal()}, cas=version)
         if not version:
             self._one_version(ref, path)
@@ -292,36 +341,27 @@ class VaultStore:
             return None
         return SecretValue(str(data["value"]))
 
-    def promote(self, ref: SecretRef, record: RotationRecord, value: SecretValue) -> VersionId:
+    def discard_pending(self, ref: SecretRef, rotation_id: RotationId) -> None:
+        self._purge(ref, self._pending_path(ref))
+
+    def promote(self, ref: SecretRef, rotation_id: RotationId, value: SecretValue, expect_head: str) -> VersionId:
         meta = self._metadata(ref)
         latest = int((meta or {}).get("current_version") or 0)
-        expected = int(record.old_version or 0)
+        expected = int(expect_head or 0)
         if latest == expected:
-            new = self._write(ref, ref.path, {ref.key: value.reveal()}, cas=expected)
-        elif latest == expected + 1 and self._holds(ref, latest, value):
-            new = latest  # promoted before a crash; adopt
-        else:
-            raise Conflict(
-                f"{ref.name}: {self.label} {self.config.mount}/{ref.path} moved from version {expected} to "
-                f"{latest} outside this rotation — nothing promoted; inspect and re-run"
-            )
-        custom = self._custom(meta)  # a data write leaves custom_metadata as it was
-        custom.update(
-            {
-                _META + "current_version": str(new),
-                _META + "generation": str(record.generation),
-                _META + "rotated_at": record.promoted_at or iso(utcnow()) or "",
-                _META + "rotation_id": record.rotation_id,
-            }
+            data: dict[str, str] = {}
+            info = ((meta or {}).get("versions") or {}).get(str(latest)) or {}
+            if latest and not _revoked(info):
+                data = {k: str(v) for k, v in (self._read_data(ref, ref.path, latest)[0] or {}).items()}
+            data[ref.key] = value.reveal()  # other keys of the entry are kept as they are
+            return VersionId(str(self._write(ref, ref.path, data, cas=expected)))
+        if latest > expected and self._holds(ref, latest, value):
+            return VersionId(str(latest))  # promoted before a crash; adopt
+        raise Conflict(
+            f"{ref.name}: {self.label} {self.config.mount}/{ref.path} moved from version {expected} to "
+            f"{latest} outside this rotation — nothing promoted; `keyturn abort {ref.name} --reason TEXT` "
+            "abandons this rotation, then rotate again"
         )
-        if record.old_version and record.grace_until is not None:
-            custom[_META + "previous_version"] = str(record.old_version)
-            custom[_META + "previous_generation"] = str(record.old_generation)
-            custom[_META + "grace_until"] = record.grace_until
-        else:
-            _clear_previous(custom)
-        self._set_custom(ref, custom)
-        return VersionId(str(new))
 
     def _holds(self, ref: SecretRef, version: int, value: SecretValue) -> bool:
         data, _ = self._read_data(ref, ref.path, version)
@@ -329,82 +369,60 @@ class VaultStore:
             return False
         return SecretValue(str(data[ref.key]), mask=False).same_as(value)
 
-    def rollback(self, ref: SecretRef, record: RotationRecord) -> VersionId:
+    def restore(self, ref: SecretRef, version: VersionId, expect_current: VersionId | None) -> VersionId:
+        old, _ = self._read_data(ref, ref.path, int(version))
+        if not old or ref.key not in old:
+            raise StoreUnavailable(f"cannot restore version {version} of {self.config.mount}/{ref.path}: it was "
+                                   f"revoked or has no key {ref.key!r}", store=self.label, secret=ref.name)
         meta = self._metadata(ref)
         latest = int((meta or {}).get("current_version") or 0)
-        bad = int(record.new_version or 0)
-        custom = self._custom(meta)
-        if not record.old_version:
-            # First rotation created the secret: there is nothing to restore.
-            if bad:
-                self._call("delete", ref, lambda: self._kv.delete_secret_versions(
-                    path=ref.path, versions=[bad], mount_point=self.config.mount))
-            return VersionId("0")
-        old_value = self.read(ref, record.old_version)
-        if latest == bad:
-            new = self._write(ref, ref.path, {ref.key: old_value.reveal()}, cas=latest)
-        elif latest > bad and self._holds(ref, latest, old_value):
-            new = latest  # already rolled back
-        else:
-            raise Conflict(
-                f"{ref.name}: cannot roll back: {self.config.mount}/{ref.path} is at version {latest}, "
-                f"expected {bad} — inspect manually"
-            )
-        if bad:
-            self._revoke(ref, [bad])
-        custom.update(
-            {
-                _META + "current_version": str(new),
-                _META + "generation": str(record.old_generation),
-                _META + "rotated_at": iso(utcnow()) or "",
-                _META + "rotation_id": record.rotation_id,
-            }
+        expected = int(expect_current or 0)
+        if latest == expected:
+            return VersionId(str(self._write(ref, ref.path, {k: str(v) for k, v in old.items()}, cas=latest)))
+        if latest > expected and self._holds(ref, latest, SecretValue(str(old[ref.key]), mask=False)):
+            return VersionId(str(latest))  # already restored
+        raise Conflict(
+            f"{ref.name}: cannot restore version {version}: {self.config.mount}/{ref.path} is at version "
+            f"{latest}, expected {expected} (written outside keyturn) — inspect it, then "
+            f"`keyturn abort {ref.name} --reason TEXT`"
         )
-        _clear_previous(custom)
-        self._set_custom(ref, custom)
-        return VersionId(str(new))
 
-    def finish(self, ref: SecretRef, rotation_id: RotationId) -> None:
-        import hvac.exceptions as hx
-
-        record, _ = self.load_rotation(ref)
-        if record is not None and record.rotation_id != rotation_id:
-            raise Conflict(f"{ref.name}: the record belongs to rotation {record.rotation_id}; not removed")
-
-        def purge(path: str) -> None:
-            try:
-                self._kv.delete_metadata_and_all_versions(path=path, mount_point=self.config.mount)
-            except hx.InvalidPath:
-                pass
-
-        self._call("delete pending", ref, lambda: purge(self._pending_path(ref)))
-        self._call("delete rotation record", ref, lambda: purge(self._record_path(ref)))
-
-    def _revoke(self, ref: SecretRef, versions: list[int]) -> None:
-        if self.config.retire == "destroy":
-            fn = self._kv.destroy_secret_versions
-        else:
-            fn = self._kv.delete_secret_versions
-        self._call("retire", ref, lambda: fn(path=ref.path, versions=versions, mount_point=self.config.mount))
-
-    def retire(self, ref: SecretRef, versions: list[VersionId]) -> list[VersionId]:
-        nums = sorted({int(v) for v in versions if v})
+    def retire(self, ref: SecretRef, versions: list[VersionId], *, allow_current: bool = False) -> list[VersionId]:
         meta = self._metadata(ref) or {}
-        current = int(meta.get("current_version") or 0)
-        nums = [n for n in nums if n != current]  # never revoke CURRENT
-        if nums:
-            self._revoke(ref, nums)
-        custom = self._custom(meta)
-        if custom.get(_META + "previous_version") in {str(n) for n in nums}:
-            _clear_previous(custom)
-            self._set_custom(ref, custom)
-        return [VersionId(str(n)) for n in nums]
+        current = 0 if allow_current else int(meta.get("current_version") or 0)
+        infos = meta.get("versions") or {}
+        nums = sorted({int(v) for v in versions if v and int(v) != current})  # never CURRENT (by default)
+        todo = [n for n in nums if str(n) in infos and not _revoked(infos[str(n)])]
+        if todo:
+            fn = (self._kv.destroy_secret_versions if self.config.retire == "destroy"
+                  else self._kv.delete_secret_versions)
+            self._call("retire", ref, lambda: fn(path=ref.path, versions=todo, mount_point=self.config.mount))
+            infos = (self._metadata(ref) or {}).get("versions") or {}
+        # Read back: gone (pruned by max_versions) or marked deleted/destroyed counts as revoked.
+        return [VersionId(str(n)) for n in nums if str(n) not in infos or _revoked(infos[str(n)])]
 
     def live_versions(self, ref: SecretRef) -> list[VersionId]:
-        """Every version not yet deleted or destroyed (for emergency revocation)."""
         meta = self._metadata(ref) or {}
-        out = []
-        for num, info in (meta.get("versions") or {}).items():
-            if not info.get("deletion_time") and not info.get("destroyed"):
-                out.append(VersionId(str(num)))
+        out = [VersionId(str(num)) for num, info in (meta.get("versions") or {}).items() if not _revoked(info)]
         return sorted(out, key=int)
+
+
+class VaultJournal:
+    """The journal slot: ``PATH.keyturn-rotation``, one KV version kept; the token is
+    that entry's KV version number (check-and-set)."""
+
+    def __init__(self, store: VaultStore, ref: SecretRef) -> None:
+        self.store = store
+        self.ref = ref
+        self.path = store._journal_path(ref)
+
+    def load(self) -> tuple[str | None, str]:
+        data, version = self.store._read_data(self.ref, self.path, None)
+        text = data.get("journal") if data else None
+        return (str(text) if text is not None else None), (str(version) if version else "")
+
+    def save(self, text: str, token: str) -> str:
+        version = self.store._write(self.ref, self.path, {"journal": text}, cas=int(token or 0))
+        if not token:
+            self.store._one_version(self.ref, self.path)
+        return str(version)

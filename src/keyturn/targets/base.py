@@ -77,6 +77,12 @@ class Target(Protocol):
         too large). The engine calls it for every target before the first write of any."""
         ...
 
+    def check_access(self) -> None:
+        """Read-only I/O preflight before the first write of a rotation: the place exists
+        (or can be created) and keyturn may write there. Raises a KeyturnError naming the
+        target and the fix (missing repository or environment, token without permission)."""
+        ...
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         """Create or overwrite ``entries``. Raises :class:`keyturn.errors.TargetFailed`
         (or a subclass of :class:`keyturn.errors.KeyturnError`) naming the target."""

@@ -252,6 +252,16 @@ class FileTarget:
     def preflight(self, entries: Sequence[Entry]) -> None:
         self._check_names([e.name for e in entries])
 
+    def check_access(self) -> None:
+        """The file (if it exists) parses, and its folder exists or can be created and is
+        writable — without writing anything."""
+        self._load()
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise self._fail(f"cannot write in {folder} (permission denied)")
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])
         wanted = {e.name: e.reveal() for e in entries}

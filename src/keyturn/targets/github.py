@@ -87,6 +87,16 @@ class _GitHubScope:
         """Reject what GitHub would refuse, before any target is written."""
         validate_entries(entries, self._label)
 
+    def check_access(self) -> None:
+        """Read the scope's public key (cached for the run's writes): proves the token is
+        valid, the repository/environment/organization exists and the permission is there."""
+        counter = Counter()
+        try:
+            self.session.public_key(self._scope, counter)
+            self._extra_body(counter)
+        except GitHubRequestFailed as exc:
+            raise self._failed(exc, counter, []) from exc
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self.preflight(entries)
         if not entries:
