@@ -153,10 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _runtime(args: argparse.Namespace) -> Any:
+    from keyturn._internal.semantics import check_semantics
     from keyturn.manifest import load_manifest
     from keyturn.rotation.context import Progress, Runtime
 
-    return Runtime(load_manifest(args.manifest), dict(os.environ), Progress(quiet=bool(args.quiet)))
+    loaded = load_manifest(args.manifest)
+    check_semantics(loaded)
+    return Runtime(loaded, dict(os.environ), Progress(quiet=bool(args.quiet)))
 
 
 def _names(rt: Any, names: Sequence[str]) -> list[str]:
@@ -375,7 +378,10 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return 0
+    from keyturn._internal.semantics import check_semantics
+
     m = manifest.load_manifest(args.manifest)
+    check_semantics(m)
     sys.stdout.write(f"{m.path}: ok — {len(m.model.secrets)} secret(s), {len(m.model.stores)} store(s)\n")
     return 0
 

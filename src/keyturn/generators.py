@@ -115,6 +115,17 @@ def password_secret(
 ) -> SecretValue:
     """A password with at least ``min_each`` characters of every enabled class; the
     rest drawn uniformly from the union of the enabled classes, then shuffled."""
+    classes, alphabet, length, min_each = _password_plan(length, lower, upper, digits, symbols, symbol_set,
+                                                         exclude, min_each)
+    chars = [secrets.choice(pool) for pool in classes for _ in range(min_each)]
+    chars.extend(secrets.choice(alphabet) for _ in range(length - len(chars)))
+    secrets.SystemRandom().shuffle(chars)
+    return _box("password", "".join(chars))
+
+
+def _password_plan(length: int, lower: bool, upper: bool, digits: bool, symbols: bool, symbol_set: str,
+                   exclude: str, min_each: int) -> tuple[list[str], str, int, int]:
+    """Validate password parameters (raises UsageError) without drawing anything."""
     kind = "password"
     length = _int_param(kind, "length", length, minimum=1)
     min_each = _int_param(kind, "min_each", min_each, minimum=0)
@@ -152,10 +163,7 @@ def password_secret(
     alphabet = _unique("".join(classes))
     nbytes = length * max(len(c.encode("utf-8")) for c in alphabet)
     _check_size(kind, length, nbytes, f"length={length}")
-    chars = [secrets.choice(pool) for pool in classes for _ in range(min_each)]
-    chars.extend(secrets.choice(alphabet) for _ in range(length - len(chars)))
-    secrets.SystemRandom().shuffle(chars)
-    return _box(kind, "".join(chars))
+    return classes, alphabet, length, min_each
 
 
 # -- key pairs ---------------------------------------------------------------------
@@ -248,6 +256,23 @@ def generate(kind: str, **params: Any) -> SecretValue:
             f"valid parameters: {', '.join(accepted) or 'none'}"
         )
     return func(**params)
+
+
+def check_params(kind: str, **params: Any) -> None:
+    """Refuse what :func:`generate` would refuse, without making a value (so manifest
+    checks never create, mask or log anything)."""
+    func = _GENERATORS.get(kind)
+    if func is None:
+        raise UsageError(f"unknown generator {kind!r}; valid kinds: {', '.join(kinds())}")
+    accepted = inspect.signature(func).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise UsageError(f"generator {kind}: unknown parameter(s) {', '.join(unknown)}; "
+                         f"valid parameters: {', '.join(accepted) or 'none'}")
+    if kind == "password":
+        defaults = {n: p.default for n, p in accepted.items()}
+        merged = {**defaults, **params}
+        _password_plan(**merged)
 
 
 # -- warnings for any value (generated or imported) ---------------------------------

@@ -380,10 +380,20 @@ class _RefError(ValueError):
 class LoadedManifest:
     """A validated manifest plus where it came from."""
 
-    def __init__(self, model: Manifest, path: Path) -> None:
+    def __init__(self, model: Manifest, path: Path, positions: dict[Any, int] | None = None) -> None:
         self.model = model
         self.path = path
         self.base_dir = path.parent
+        self.positions = positions or {}
+
+    def error_at(self, loc: tuple[Any, ...], message: str) -> ManifestError:
+        """A one-line ``FILE:LINE: key.path: message`` error for a model location."""
+        line = 1
+        for i in range(len(loc), -1, -1):
+            if tuple(loc[:i]) in self.positions:
+                line = self.positions[tuple(loc[:i])]
+                break
+        return ManifestError(f"{self.path}:{line}: {_render(loc)}: {message}")
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
@@ -441,7 +451,7 @@ def parse_manifest(text: str, path: Path) -> LoadedManifest:
         model = Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(_describe(exc, data, positions, path)) from None
-    return LoadedManifest(model, path)
+    return LoadedManifest(model, path, positions)
 
 
 #: Where the model has tagged unions: pydantic puts the tag (store type, generator type,

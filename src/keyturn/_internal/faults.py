@@ -4,7 +4,9 @@ Lets the invariant tests kill a real ``keyturn`` process (SIGKILL, no cleanup, n
 ``finally``) at a named stage boundary, exactly as a cancelled runner would. Points:
 ``created``, ``verified``, ``promote-write`` (store written, not yet recorded),
 ``promoted``, ``distribute-1`` (after the first target), ``distributed``,
-``smoked``, ``rollback-store``, ``completed``. Unset in production: a no-op.
+``smoked``, ``rollback-store``, ``rollback-targets``, ``completed``, and for
+retirement ``finalize-begun``, ``retire-targets`` (grace entries removed), ``retire-store``
+(revoked, not yet recorded). Unset in production: a no-op.
 """
 
 from __future__ import annotations

@@ -334,6 +334,7 @@ class Rotation(SecretOp):
             faults.point("rollback-store")
         restored = op.restored_version
         failures = self._restore_targets(op, restored)
+        faults.point("rollback-targets")
         if failures:
             self.journal.release()
             return restored, failures

@@ -10,6 +10,7 @@ repeat. Never imports an SDK.
 
 from __future__ import annotations
 
+from keyturn._internal import faults
 from keyturn.errors import Conflict, DistributionFailed, UsageError
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Rotation, new_rotation_id
@@ -84,12 +85,16 @@ def finalize(rt: Runtime, name: str, *, force: bool = False) -> Outcome:
     if op.operation != Operation.FINALIZE.value:
         sop.journal.release()
         raise Conflict(conflict_message(name, op))
+    if op.reason == "forced" and not force:  # a resumed finalize --force stays forced
+        force = True
+        due = [v for v in sop.journal.doc.versions if v.role != Role.CURRENT.value]
     if force:
         versions = sop.journal.doc.versions
         for v in due:
             versions = sop.track(sop.journal.doc.with_(versions=versions), v.version, v.generation, Role.RETIRING,
                                  now=now, why="finalize --force")
         op = sop.journal.checkpoint(op, versions=versions)
+    faults.point("finalize-begun")
     revoked, left = sop.retire_due(op, clean_targets=True)
     if left:
         sop.journal.release()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from keyturn._internal import faults
 from keyturn.errors import KeyturnError
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import Journal, new_owner
@@ -111,7 +112,9 @@ class SecretOp:
             if failures:
                 self.step("  grace entries not removed: " + "; ".join(f"{t} ({e})" for t, e in failures))
                 return [], due
+        faults.point("retire-targets")
         confirmed = set(self.store.retire(self.ref, [v.version for v in due], allow_current=allow_current))
+        faults.point("retire-store")
         revoked: list[str] = [v.version for v in due if v.version in confirmed]
         left = [v for v in due if v.version not in confirmed]
         self.journal.checkpoint(op, versions=doc.without(set(revoked)))

@@ -22,13 +22,13 @@ def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:
     except KeyError:
         raise UsageError(f"store {name!r}: unknown type {config.type!r}") from None
     module_name, cls_name = target.split(":")
+    extra = {"vault": "vault", "openbao": "vault"}.get(config.type, config.type)
     try:
         module = importlib.import_module(module_name)
+        store: Store = getattr(module, cls_name)(name, config, environ)  # SDKs are imported here, lazily
     except ImportError as exc:
-        extra = {"vault": "vault", "openbao": "vault"}.get(config.type, config.type)
         raise UsageError(
             f"store {name!r} ({config.type}) needs an optional dependency ({exc.name}) — "
             f"pip install 'keyturn[{extra}]'"
         ) from None
-    store: Store = getattr(module, cls_name)(name, config, environ)
     return store
