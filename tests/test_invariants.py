@@ -1,4 +1,4 @@
-"""DESIGN.md invariants I1–I7, each its own test, against a real OpenBao and real
+"""The invariants I1–I7 (docs/architecture.md), each its own test, against a real OpenBao and real
 ``keyturn`` processes. I3 kills the process with SIGKILL at every stage boundary
 (``KEYTURN_FAULT_INJECT``, no mocking) and re-runs it."""
 

@@ -1,7 +1,7 @@
 """Command-line interface: argument parsing and wiring only (no logic lives here).
 
 Results go to stdout, progress and errors to stderr. Errors are one line; a traceback
-only with ``--debug``. Exit codes (DESIGN.md): 0 ok, 1 a check failed, 2 usage or
+only with ``--debug``. Exit codes (docs/architecture.md): 0 ok, 1 a check failed, 2 usage or
 manifest error, 3 conflict, 4 a service failed after retries.
 """
 

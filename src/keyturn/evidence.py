@@ -104,7 +104,7 @@ def _rows(items: Sequence[Any], kind: type[Any], where: str) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class EvidenceRecord:
-    """Fields from DESIGN.md (secret_id … revoke_confirmed) plus the rotation's handles."""
+    """The evidence fields (secret_id … revoke_confirmed) plus the rotation's handles and outcome."""
 
     secret_id: str
     environment: str

@@ -36,8 +36,9 @@ NEEDED = {
     "data/{p}": {"read", "create", "update"},
     "metadata/{p}": {"read"},
     "data/{p}.keyturn-rotation": {"read", "create", "update"},
+    "metadata/{p}.keyturn-rotation": {"update"},
     "data/{p}.keyturn-pending": {"read", "create", "update"},
-    "metadata/{p}.keyturn-pending": {"delete"},
+    "metadata/{p}.keyturn-pending": {"update", "delete"},
 }
 
 
