@@ -15,27 +15,24 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
-    PlainSerializer,
     Tag,
     ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
 
-from keyturn._internal.durations import PATTERN as DURATION_PATTERN
-from keyturn._internal.durations import format_duration, parse_duration
+from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn._internal.yamlpos import YamlError, load_with_positions
 from keyturn.errors import ManifestError
+from keyturn.stores.base import PENDING_SUFFIX, ROTATION_SUFFIX  # noqa: F401 (re-exported)
+from keyturn.stores.registry import store_config_models
+from keyturn.stores.vault import VaultAuth, VaultStoreConfig, VaultTokenAuth  # noqa: F401 (re-exported)
 from keyturn.targets.base import Shape
 
 DEFAULT_MANIFEST = "keyturn.yml"
@@ -43,31 +40,7 @@ SECRET_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 REPO_RE = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 
 
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    return parse_duration(value)
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": DURATION_PATTERN},
-                {"type": "integer", "minimum": 0},
-            ],
-            "description": "Duration: 90d, 24h, 1h30m, 45s, 2w, or seconds",
-        }
-    ),
-]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
+_Model = ConfigModel
 
 # --------------------------------------------------------------------------- audit
 class AuditConfig(_Model):
@@ -76,29 +49,12 @@ class AuditConfig(_Model):
 
 
 # --------------------------------------------------------------------------- stores
-class VaultTokenAuth(_Model):
-    method: Literal["token"] = "token"
-    token_env: str = Field(default="VAULT_TOKEN", description="Environment variable holding the token")
-
-
-VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
-
-
-class VaultStoreConfig(_Model):
-    type: Literal["vault", "openbao"]
-    address: str | None = Field(default=None, description="Default: $VAULT_ADDR")
-    mount: str = Field(default="secret", description="KV v2 mount path")
-    key: str = Field(default="value", description="Key inside the KV entry that holds the value")
-    namespace: str | None = None
-    ca_cert: str | None = Field(default=None, description="CA bundle for https (default: system CAs)")
-    retire: Literal["delete", "destroy"] = Field(
-        default="delete", description="How previous versions are revoked: soft-delete or destroy"
-    )
-    timeout: Duration = timedelta(seconds=30)
-    auth: VaultAuth = VaultTokenAuth()
-
-
-StoreConfig = Annotated[Union[VaultStoreConfig], Field(discriminator="type")]
+# Each store's config model lives in its backend module and is registered in
+# ``keyturn.stores.registry``; the union is assembled here.
+if TYPE_CHECKING:
+    StoreConfig = VaultStoreConfig
+else:
+    StoreConfig = Annotated[Union[store_config_models()], Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- generators
@@ -318,8 +274,6 @@ class SecretConfig(_Model):
         return v
 
 
-PENDING_SUFFIX = ".keyturn-pending"
-ROTATION_SUFFIX = ".keyturn-rotation"
 
 
 class Manifest(_Model):

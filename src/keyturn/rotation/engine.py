@@ -141,6 +141,7 @@ class Rotation(SecretOp):
             self.step(f"resuming {op.mode} rotation {op.rotation_id} from stage {op.stage}")
             self.audit("rotation.resume", op, stage=op.stage)
         else:
+            self._refuse_too_soon(op)
             self.step(f"rotation {op.rotation_id} ({self.mode}) begins; current version {op.old_version or 'none'}")
             self.audit("rotation.begin", op)
             op = self._adopt_drift(op)
@@ -151,6 +152,22 @@ class Rotation(SecretOp):
         except KeyturnError:
             self.journal.release()
             raise
+
+    def _refuse_too_soon(self, op: OpRecord) -> None:
+        """Honour the store's advised minimum interval between rotations (not in emergency)."""
+        interval = self.store.min_interval
+        cur = self.journal.doc.current
+        since = parse_iso(cur.since) if cur is not None and cur.version == op.old_version else None
+        if self.mode == "emergency" or not interval or since is None:
+            return
+        age = self.rt.clock() - since
+        if age < interval:
+            self.journal.finish()
+            raise Conflict(
+                f"{self.name}: {self.store.label} advises at most one rotation per "
+                f"{int(interval.total_seconds() // 60)} min and version {op.old_version} is "
+                f"{int(age.total_seconds())} s old — nothing changed; wait, or use --mode emergency --reason TEXT"
+            )
 
     def _adopt_drift(self, op: OpRecord) -> OpRecord:
         """A CURRENT written outside keyturn: the version keyturn made CURRENT before stays

@@ -16,13 +16,18 @@ compare-and-set token. No SDK is imported here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from keyturn.rotation.record import RotationId, VersionId, iso, parse_iso, utcnow
 from keyturn.values import SecretValue
 
+#: Reserved suffixes of sibling entries a store may keep next to a secret.
+PENDING_SUFFIX = ".keyturn-pending"
+ROTATION_SUFFIX = ".keyturn-rotation"
+
 __all__ = [
+    "PENDING_SUFFIX", "ROTATION_SUFFIX",
     "JournalSlot", "RotationId", "SecretRef", "SecretState", "Store", "VersionId", "iso", "parse_iso", "utcnow",
 ]
 
@@ -69,6 +74,12 @@ class Store(Protocol):
 
     @property
     def label(self) -> str: ...
+
+    @property
+    def min_interval(self) -> timedelta:
+        """The shortest time the service advises between two rotations of one secret
+        (AWS: about 10 minutes); the engine refuses a non-emergency rotation inside it."""
+        ...
 
     def preflight(self, ref: SecretRef) -> None:
         """Read-only: reachable, authenticated, configured so keyturn can rotate safely,

@@ -14,6 +14,20 @@ BUILTIN: dict[str, str] = {
     "vault": "keyturn.stores.vault:VaultStore",
     "openbao": "keyturn.stores.vault:VaultStore",
 }
+#: the manifest config model of each backend ("module:Class"), one per module; the
+#: module must not import its SDK at import time (the manifest imports it).
+CONFIGS: tuple[str, ...] = (
+    "keyturn.stores.vault:VaultStoreConfig",
+)
+
+
+def store_config_models() -> tuple[type[Any], ...]:
+    """The config model classes of every built-in store, for the manifest's union."""
+    out = []
+    for item in CONFIGS:
+        module_name, cls_name = item.split(":")
+        out.append(getattr(importlib.import_module(module_name), cls_name))
+    return tuple(out)
 
 
 def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:

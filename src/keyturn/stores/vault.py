@@ -22,15 +22,41 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar, Union
 
+from pydantic import Field
+
+from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import Conflict, StoreUnavailable, UsageError
-from keyturn.manifest import PENDING_SUFFIX, ROTATION_SUFFIX, VaultStoreConfig
-from keyturn.stores.base import RotationId, SecretRef, SecretState, VersionId, parse_iso
+from keyturn.stores.base import PENDING_SUFFIX, ROTATION_SUFFIX, RotationId, SecretRef, SecretState, VersionId, parse_iso
 from keyturn.values import SecretValue
 
 T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------- manifest config
+class VaultTokenAuth(ConfigModel):
+    method: Literal["token"] = "token"
+    token_env: str = Field(default="VAULT_TOKEN", description="Environment variable holding the token")
+
+
+VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
+
+
+class VaultStoreConfig(ConfigModel):
+    type: Literal["vault", "openbao"]
+    address: str | None = Field(default=None, description="Default: $VAULT_ADDR")
+    mount: str = Field(default="secret", description="KV v2 mount path")
+    key: str = Field(default="value", description="Key inside the KV entry that holds the value")
+    namespace: str | None = None
+    ca_cert: str | None = Field(default=None, description="CA bundle for https (default: system CAs)")
+    retire: Literal["delete", "destroy"] = Field(
+        default="delete", description="How previous versions are revoked: soft-delete or destroy"
+    )
+    timeout: Duration = timedelta(seconds=30)
+    auth: VaultAuth = VaultTokenAuth()
+
 #: capabilities keyturn needs, per path suffix ("" = the secret itself)
 NEEDED = {
     "data/{p}": {"read", "create", "update"},
@@ -110,6 +136,10 @@ class VaultStore:
     @property
     def label(self) -> str:
         return f"vault:{self.name}"
+
+    @property
+    def min_interval(self) -> timedelta:
+        return timedelta(0)
 
     # ------------------------------------------------------------------ plumbing
     def _call(self, what: str, ref: SecretRef | None, fn: Callable[[], T],
