@@ -93,7 +93,7 @@ class RepoClient:
             return UsageError(f"{where}: HTTP 403 ({exc.github_message[:120]}) — the token needs {need}")
         if exc.status == 401:
             return UsageError(f"{where}: bad credentials — check GITHUB_TOKEN or the GitHub App key")
-        if exc.status == 409:
+        if exc.status == 409 or (exc.status == 422 and ("/contents/" in exc.path or exc.path.endswith("/git/refs"))):
             return Conflict(f"{where}: the branch moved while keyturn wrote to it — re-run the same command")
         return ServiceError(f"{where}: {exc}")
 
