@@ -90,6 +90,9 @@ def test_three_runs_one_rolling_pr_and_a_continuous_chain(tmp_path: Path, openba
     second = changelog(ws, gh)
     assert second["operation"] == "updated" and second["number"] == 1
     assert len(gh.open_pulls(REPO_NAME)) == 1
+    # The updated body covers everything on the branch, evidence of run 1 included.
+    body = gh.open_pulls(REPO_NAME)[0].body
+    assert body.count("](https://github.com/acme/app/blob/keyturn/rotations/logs/evidence/") == 3 and body.count("| completed |") == 3
     merged_two = records(gh.files(REPO_NAME, "keyturn/rotations")[LOG])
     assert merged_two[: len(records(on_branch[LOG]))] == records(on_branch[LOG])
     # The chain was extended, not rewritten: the fetched head is the new records' parent.

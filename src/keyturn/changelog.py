@@ -130,7 +130,7 @@ def plan(client: RepoClient, s: Settings, keyring: Keyring) -> _Plan:
     evidence = _evidence_writes(client, s, start, merged.renamed, writes)
     records = audit_merge.parse(merged.data, s.log_path)
     carried_keys = {Entry.key_of(r) for r in merged.carried}
-    entries = [e for e in entries_from(records, evidence) if e.key in carried_keys]
+    entries = [e for e in entries_from(records, evidence, s.evidence_dir) if e.key in carried_keys]
     changelog = _read(client, s.changelog_path, start)
     text = changelog.content.decode("utf-8") if changelog else ""
     fresh = [e for e in entries if f"{MARKER}{e.key} -->" not in text]
@@ -226,8 +226,8 @@ def _body(client: RepoClient, s: Settings, p: _Plan) -> str:
     keys = {Entry.key_of(r) for r in records if audit_merge.identity(r) not in known}
     files = [f"{s.evidence_dir}/{f.name}" for f in sorted(s.local_evidence.glob("*.md"))] \
         if s.local_evidence.is_dir() else []
-    entries = [e for e in entries_from(records, files) if e.key in keys]
-    links = sorted({link for e in entries for link in e.evidence})
+    entries = [e for e in entries_from(records, files, s.evidence_dir) if e.key in keys]
+    links = sorted({link for e in entries for link in e.evidence if link.endswith(".md")})
     blob = f"{s.server_url}/{s.repository}/blob/{s.branch}/"
     return render("pr-body.md.j2", entries=entries, log_path=s.log_path, count=p.merge.count,
                   head=p.merge.head, changelog_path=s.changelog_path, evidence=[blob + x for x in links])

@@ -101,9 +101,10 @@ def _minute(ts: str) -> str:
     return ts[:16].replace("T", " ") + "Z" if len(ts) >= 16 else ts
 
 
-def entries_from(records: Iterable[dict[str, Any]], evidence: Sequence[str]) -> list[Entry]:
-    """Group records into entries (in log order); ``evidence`` are repository paths whose
-    names contain an entry's rotation id."""
+def entries_from(records: Iterable[dict[str, Any]], evidence: Sequence[str], evidence_dir: str = "") -> list[Entry]:
+    """Group records into entries (in log order). Evidence links: the files named by a
+    ``rotation.complete`` record (``details.evidence``, placed under ``evidence_dir``), else
+    the repository paths in ``evidence`` whose names contain the entry's rotation id."""
     entries: dict[str, Entry] = {}
     for record in records:
         key = Entry.key_of(record)
@@ -129,7 +130,11 @@ def entries_from(records: Iterable[dict[str, Any]], evidence: Sequence[str]) -> 
             else:
                 e.checks.append(f"{stage} FAILED: {details.get('failed', '?')}")
         e.outcome = _OUTCOMES.get(event, e.outcome or event.split(".", 1)[-1])
+        named = str(details.get("evidence") or "")
+        if event == "rotation.complete" and named and evidence_dir:
+            stem = named.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".json")
+            e.evidence = [f"{evidence_dir}/{stem}.md", f"{evidence_dir}/{stem}.json"]
     for e in entries.values():
-        if e.key and "@" not in e.key:
+        if e.key and "@" not in e.key and not e.evidence:
             e.evidence = [p for p in evidence if e.key in p.rsplit("/", 1)[-1]]
     return list(entries.values())
