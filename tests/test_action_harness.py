@@ -104,3 +104,28 @@ def test_update_secrets_refuses_values_in_inputs(tmp_path: Path, gh: FakeGitHubR
     assert run.returncode == 2 and needle in run.log
     assert "sk_live_not" not in run.log
     assert gh.writes == 0
+
+
+def test_validate_action_runs_the_vault_token_check(tmp_path: Path, openbao, unique: str) -> None:  # type: ignore[no-untyped-def]
+    import hvac
+
+    root = hvac.Client(url=openbao.url, token=openbao.token)
+    root.sys.create_or_update_policy(f"app-{unique}", 'path "secret/data/app/*" { capabilities = ["read"] }')
+    token = root.auth.token.create(policies=[f"app-{unique}"], ttl="1h")["auth"]["client_token"]
+    root.secrets.kv.v2.create_or_update_secret(path=f"vt/{unique}", secret={"value": token}, mount_point="secret")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "keyturn.yml").write_text(
+        "version: 1\nstores: {bao: {type: openbao, mount: secret}}\nsecrets:\n  SERVICE_TOKEN:\n"
+        f"    store: bao\n    path: vt/{unique}\n    generator: {{type: hex}}\n"
+        f"    smoke:\n      - vault-token: {{expect_policies: [app-{unique}]}}\n", encoding="utf-8")
+    env = {"VAULT_ADDR": openbao.url, "VAULT_TOKEN": openbao.token}
+    ok = run_action("validate", {"secret": "SERVICE_TOKEN"}, workspace=ws, env=env)
+    assert ok.returncode == 0, ok.log
+    assert f"ok   vault-token lookup-self (policies app-{unique})" in ok.log
+    assert token in ok.masks
+    assert_no_value(ok, {token})
+    root.auth.token.revoke(token)
+    failed = run_action("validate", {"secret": "SERVICE_TOKEN"}, workspace=ws, env=env)
+    assert failed.returncode == 1 and "FAIL vault-token" in failed.log and "HTTP 403" in failed.log
+    assert_no_value(failed, {token})

@@ -204,3 +204,13 @@ def test_a_tampered_remote_log_is_refused(tmp_path: Path, openbao, gh) -> None: 
     assert ws.rotate().returncode == 0
     err = str(changelog(ws, gh, expect=1)["stderr"])
     assert "line 2" in err and "refusing to extend" in err
+
+
+def test_usage_errors_are_one_line(tmp_path: Path, openbao, gh) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path / "ws", openbao)
+    r = ws.run("changelog-pr")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "GITHUB_REPOSITORY" in r.stderr
+    r = ws.run("changelog-pr", env={"GITHUB_REPOSITORY": REPO_NAME, "GITHUB_API_URL": gh.url})
+    assert r.returncode == 2 and "no credentials" in r.stderr and r.stderr.strip().count("\n") == 0
+    r = ws.run("changelog-pr", env=gh_env(gh, ws, GITHUB_REPOSITORY="acme/missing"))
+    assert r.returncode == 2 and "github:acme/missing: repository not found" in r.stderr and r.stderr.strip().count("\n") == 0

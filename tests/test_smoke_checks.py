@@ -96,6 +96,20 @@ def test_github_workflow_403_names_the_permission(gh: FakeGitHubRepos) -> None:
     assert not result.ok and "Actions: write" in result.detail and "actions: write" in result.detail
 
 
+def test_github_workflow_token_env(gh: FakeGitHubRepos) -> None:
+    gh.add_workflow("acme/web", "smoke.yml", Workflow(outcomes=["success"]))
+    env = {"GITHUB_TOKEN": "wrong-token", "SMOKE_TOKEN": gh.token, "GITHUB_API_URL": gh.url}
+    clock = FakeClock()
+    check = GitHubWorkflowCheck("acme/web", "smoke.yml", token_env="SMOKE_TOKEN", environ=env,
+                                sleep=clock.sleep, clock=clock)
+    assert check.run("API_KEY", VALUE).ok
+    wrong = GitHubWorkflowCheck("acme/web", "smoke.yml", environ=env, sleep=clock.sleep, clock=clock)
+    bad = wrong.run("API_KEY", VALUE)
+    assert not bad.ok and "bad credentials" in bad.detail
+    unset = GitHubWorkflowCheck("acme/web", "smoke.yml", token_env="NOPE", environ=env).run("API_KEY", VALUE)
+    assert not unset.ok and "NOPE is empty" in unset.detail
+
+
 def test_github_workflow_from_the_manifest(tmp_path: Path) -> None:
     m = parse_manifest(
         "version: 1\nstores: {v: {type: vault}}\nsecrets:\n  A:\n    store: v\n    path: a\n"

@@ -385,6 +385,23 @@ def test_secret_scan_gate_shape() -> None:
     text = path.read_text(encoding="utf-8")
     for banned in ("aws-actions", "azure/login", "${{ secrets.", "id-token", "boto3", "azure-identity"):
         assert banned not in text
+    setup = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("actions/setup"))
+    assert setup["with"]["requirements"] == "scan"
+
+
+def test_scan_lock_has_no_cloud_sdk_and_matches_action_lock() -> None:
+    result = run([sys.executable, REPO / "scripts" / "derive_scan_requirements.py", "--check"])
+    assert result.returncode == 0, result.stderr
+    scan = (REPO / "requirements" / "scan.txt").read_text(encoding="utf-8")
+    action = (REPO / "requirements" / "action.txt").read_text(encoding="utf-8")
+    pins = re.findall(r"^([a-z0-9-]+)==(\S+)", scan, re.M)
+    assert {"detect-secrets", "hyperscan", "pydantic", "pyyaml", "jinja2", "setuptools"} <= {n for n, _ in pins}
+    for name, version in pins:
+        assert f"{name}=={version}" in action
+    for sdk in ("boto3", "botocore", "azure-", "hvac", "pygithub", "msal", "pynacl"):
+        assert f"\n{sdk}" not in "\n" + scan, sdk
+    for block in re.split(r"\n(?=[a-z0-9-]+==)", scan.split("#\n", 2)[-1]):
+        assert block.strip() in action, block.splitlines()[0]
 
 
 def test_examples_call_the_reusable_workflows_pinned_by_sha() -> None:
@@ -786,3 +803,26 @@ def test_setup_script_installs_only_pinned_code() -> None:
     assert "--no-deps --no-build-isolation" in script
     assert "${RUNNER_TEMP}/keyturn-venv" in script
     assert "PYTHONUTF8=1" in script and "GITHUB_PATH" in script
+
+
+def test_setup_script_rejects_an_unknown_lock(fake_keyturn: tuple[Path, Path], tmp_path: Path) -> None:
+    files = {k: str(tmp_path / k.lower()) for k in ("GITHUB_PATH", "GITHUB_ENV")}
+    result, argv = run_action_script("setup", {"KEYTURN_REQUIREMENTS": "everything"}, fake_keyturn,
+                                     {"RUNNER_TEMP": str(tmp_path), **files})
+    assert_one_line_error(result, argv, "'requirements'")
+
+
+#: First major release of each pinned action that runs on Node 24 (Node 20 leaves hosted runners in 2026).
+NODE24_MAJOR = {"actions/checkout": 5, "actions/setup-python": 6, "aws-actions/configure-aws-credentials": 6,
+                "azure/login": 3, "actions/create-github-app-token": 3, "github/codeql-action": 4}
+
+
+def test_pinned_actions_run_on_node24() -> None:
+    seen = set()
+    for path in [*WORKFLOWS, *EXAMPLES, *ACTIONS]:
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            m = re.match(r"^\s*(?:-\s+)?uses:\s*([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)[^@\s]*@[0-9a-f]{40}\s+#\s*v(\d+)", line)
+            if m and m.group(1) in NODE24_MAJOR:
+                seen.add(m.group(1))
+                assert int(m.group(2)) >= NODE24_MAJOR[m.group(1)], f"{path.name}:{lineno}: {m.group(1)} v{m.group(2)}"
+    assert seen == set(NODE24_MAJOR)

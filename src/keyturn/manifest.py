@@ -280,6 +280,9 @@ class GitHubWorkflowSpec(_Model):
     inputs: dict[str, str] = Field(default_factory=dict, description="workflow_dispatch inputs (never values)")
     timeout: Duration = timedelta(minutes=15)
     poll_interval: Duration = timedelta(seconds=10)
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                  description="Env var with a token that has actions: write on the consumer "
+                                  "repository (default: GITHUB_TOKEN)")
 
     @field_validator("inputs")
     @classmethod

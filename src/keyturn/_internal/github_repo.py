@@ -91,6 +91,9 @@ class RepoClient:
         if exc.status == 403 and "rate limit" not in exc.github_message.lower():
             need = missing_permission(exc.method, exc.path)
             return UsageError(f"{where}: HTTP 403 ({exc.github_message[:120]}) — the token needs {need}")
+        if exc.status == 404 and exc.path == self.base:
+            return UsageError(f"github:{self.repository}: repository not found — check GITHUB_REPOSITORY and that "
+                              "the token (or GitHub App installation) can see it")
         if exc.status == 401:
             return UsageError(f"{where}: bad credentials — check GITHUB_TOKEN or the GitHub App key")
         if exc.status == 409 or (exc.status == 422 and ("/contents/" in exc.path or exc.path.endswith("/git/refs"))):

@@ -6,8 +6,8 @@ calls the service), finds *that* run (GitHub's ``return_run_details``; otherwise
 newest dispatch run that did not exist before), polls it until it completes or the
 timeout passes, and passes only on conclusion ``success``. A failure, a cancellation or
 the timeout fails the check, so the rotation rolls back. The value is never sent: the
-consumer reads its own secret. The token (``GITHUB_TOKEN``, or a GitHub App) needs
-``actions: write`` on the consumer repository. Imports the GitHub plumbing only; never a
+consumer reads its own secret. The token (``token_env``, default ``GITHUB_TOKEN`` or
+a GitHub App) needs ``actions: write`` on the consumer repository. Imports the GitHub plumbing only; never a
 store, target or the engine.
 """
 
@@ -32,6 +32,7 @@ class GitHubWorkflowCheck:
         inputs: Mapping[str, str] | None = None,
         timeout: float = 900,
         poll_interval: float = 10,
+        token_env: str | None = None,
         environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -40,6 +41,7 @@ class GitHubWorkflowCheck:
         self.inputs = dict(inputs or {})
         self.timeout, self.poll_interval = float(timeout), float(poll_interval)
         self._environ = environ
+        self.token_env = token_env
         self._sleep, self._clock = sleep, clock
 
     @property
@@ -58,7 +60,13 @@ class GitHubWorkflowCheck:
         from keyturn._internal.github_client import GitHubSession
         from keyturn._internal.github_repo import RepoClient
 
-        env = os.environ if self._environ is None else self._environ
+        env = dict(os.environ if self._environ is None else self._environ)
+        if self.token_env:
+            token = env.get(self.token_env, "")
+            if not token:
+                return False, f"{self.token_env} is empty: it must hold a token with actions: write on {self.repository}"
+            env = {k: v for k, v in env.items() if not k.startswith("KEYTURN_GITHUB_APP_")}
+            env["GITHUB_TOKEN"] = token
         client = RepoClient(GitHubSession.from_env(env), self.repository)
         before = {int(r["id"]) for r in client.workflow_runs(self.workflow, self.ref)}
         run_id = client.dispatch(self.workflow, self.ref, self.inputs)

@@ -47,7 +47,8 @@ def build_check(config: Any, base_dir: Path, environ: Mapping[str, str] | None =
         wf = config.github_workflow
         return GitHubWorkflowCheck(wf.repository, wf.workflow, ref=wf.ref, inputs=dict(wf.inputs),
                                    timeout=wf.timeout.total_seconds(),
-                                   poll_interval=wf.poll_interval.total_seconds(), environ=environ)
+                                   poll_interval=wf.poll_interval.total_seconds(), token_env=wf.token_env,
+                                   environ=environ)
     if isinstance(config, AwsStsCheckConfig):
         from keyturn.validators.aws_sts import AwsStsCheck
 
