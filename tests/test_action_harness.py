@@ -129,3 +129,23 @@ def test_validate_action_runs_the_vault_token_check(tmp_path: Path, openbao, uni
     failed = run_action("validate", {"secret": "SERVICE_TOKEN"}, workspace=ws, env=env)
     assert failed.returncode == 1 and "FAIL vault-token" in failed.log and "HTTP 403" in failed.log
     assert_no_value(failed, {token})
+
+
+def test_scan_action_fails_on_findings_with_redacted_sarif(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    token = "ghp_" + "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"  # split: the repo's own scan stays clean
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    (ws / "config.py").write_text(f'GITHUB_TOKEN = "{token}"\n', encoding="utf-8")
+    (ws / ".keyturn-action").mkdir()
+    (ws / ".keyturn-action" / "leak.py").write_text(f'T = "{token}"\n', encoding="utf-8")
+    run = run_action("scan", {"exclude": ".keyturn-action/"}, workspace=ws)
+    assert run.returncode == 1, run.log  # findings fail the gate
+    assert run.outputs == {"sarif-file": "keyturn.sarif", "findings": "1"}  # the excluded checkout is skipped
+    sarif = (ws / "keyturn.sarif").read_text(encoding="utf-8")
+    result = json.loads(sarif)["runs"][0]["results"][0]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "config.py"
+    assert token not in sarif and token not in run.log and token not in run.summary

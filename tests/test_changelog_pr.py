@@ -161,8 +161,11 @@ def test_dry_run_writes_nothing(tmp_path: Path, openbao, gh) -> None:  # type: i
     plan = changelog(ws, gh, "--dry-run")
     assert plan["operation"] == "created" and plan["dry_run"] is True
     assert LOG in plan["files"]  # type: ignore[operator]
+    text = ws.run("changelog-pr", "--dry-run", env=gh_env(gh, ws))
+    assert text.returncode == 0 and text.stdout.startswith("changelog-pr: would be created — branch keyturn/rotations")
     assert len(gh.commits) == commits and not gh.open_pulls(REPO_NAME)
     assert "keyturn/rotations" not in gh.branches[REPO_NAME]
+    assert not gh.requests("PUT") and not gh.requests("POST") and not gh.requests("PATCH")
 
 
 def test_actions_not_permitted_to_create_prs_names_the_fix(tmp_path: Path, openbao, gh) -> None:  # type: ignore[no-untyped-def]
