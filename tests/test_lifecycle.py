@@ -310,7 +310,8 @@ def test_obs13_a_lease_from_another_pid_namespace_is_not_taken_over(tmp_path: Pa
         time.sleep(0.05)
     # Rewrite the live lease as if its owner ran on this host name in another PID
     # namespace with a PID that does not exist here.
-    resp = ws.client.secrets.kv.v2.read_secret_version(path=ws.path + ".keyturn-rotation", mount_point="secret")
+    resp = ws.client.secrets.kv.v2.read_secret_version(path=ws.path + ".keyturn-rotation", mount_point="secret",
+                                                       raise_on_deleted_version=True)
     doc = json.loads(resp["data"]["data"]["journal"])
     doc["op"]["lock_owner"] = f"{socket.gethostname()}/4026531999/999999/12345/abcd"
     ws.client.secrets.kv.v2.create_or_update_secret(path=ws.path + ".keyturn-rotation",

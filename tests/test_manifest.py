@@ -276,7 +276,8 @@ def test_unknown_target_type(tmp_path: Path, target: str, got: str) -> None:
 def test_unknown_check_type(tmp_path: Path, section: str) -> None:
     text = BASE + f"    {section}:\n      - command: [ls]\n      - shell: ls -l\n"
     assert check_error(tmp_path, text) == (
-        f"M:12: secrets.DB.{section}[1]: unknown check type: expected a command: or http: entry (got 'shell')"
+        f"M:12: secrets.DB.{section}[1]: unknown check type: expected a command:, http:, github-workflow:, aws-sts: or "
+        f"vault-token: entry (got 'shell')"
     )
 
 

@@ -35,7 +35,7 @@ def _ws(tmp_path: Path, openbao: Any, *, grace: str = "24h", **kw: Any) -> Works
 def _expire_grace(ws: Workspace) -> None:
     """Move every tracked retire_after into the past, as if the grace window ended."""
     path = ws.path + ".keyturn-rotation"
-    resp = ws.client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret")
+    resp = ws.client.secrets.kv.v2.read_secret_version(path=path, mount_point="secret", raise_on_deleted_version=True)
     doc = json.loads(resp["data"]["data"]["journal"])
     for v in doc["versions"]:
         if v["role"] == "previous":

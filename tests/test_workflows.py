@@ -27,6 +27,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 WORKFLOWS = sorted([*REPO.glob(".github/workflows/*.yml"), *REPO.glob(".github/workflows/*.yaml")])
+EXAMPLES = sorted(REPO.glob("examples/workflows/*.yml"))
 ACTIONS = sorted(REPO.glob("actions/*/action.yml"))
 DEPENDABOT = REPO / ".github" / "dependabot.yml"
 
@@ -156,7 +157,8 @@ def check_document(path: Path) -> list[str]:
         if not isinstance(perms, dict):
             problems.append(f"{path.name}: job {job_id} needs explicit job-level permissions")
             perms = {}
-        if perms.get("id-token") == "write" and not job.get("environment"):
+        # A reusable-workflow call cannot name an environment: the called jobs do (linted themselves).
+        if perms.get("id-token") == "write" and not job.get("environment") and "uses" not in job:
             problems.append(f"{path.name}: job {job_id} federates (id-token: write) outside an environment")
         if runs_rotate(job):
             conc = job.get("concurrency")
@@ -225,8 +227,13 @@ def runs_rotate(job: dict[str, Any]) -> bool:
 
 def test_expected_files_exist() -> None:
     names = {p.name for p in WORKFLOWS}
-    assert {"rotate.yml", "secret-scan.yml", "ci.yml"} <= names
-    assert {p.parent.name for p in ACTIONS} >= {"setup", "rotate", "scan", "validate"}
+    assert {"rotate.yml", "scheduled.yml", "secret-scan.yml", "ci.yml", "reusable-rotate.yml",
+            "reusable-scheduled.yml", "reusable-secret-scan.yml"} <= names
+    assert {p.name for p in EXAMPLES} == {"rotate.yml", "scheduled.yml", "secret-scan.yml"}
+    assert {p.parent.name for p in ACTIONS} >= {"setup", "rotate", "scan", "validate", "update-secrets",
+                                                "changelog-pr"}
+    for action in ACTIONS:
+        assert (action.parent / "README.md").is_file(), f"{action.parent.name} has no README"
     assert DEPENDABOT.is_file()
     codeowners = (REPO / ".github" / "CODEOWNERS").read_text(encoding="utf-8")
     owned = {line.split()[0] for line in codeowners.splitlines() if line.strip() and not line.startswith("#")}
@@ -238,23 +245,23 @@ def test_expected_files_exist() -> None:
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
 def test_zizmor_offline_clean(persona: str) -> None:
-    result = zizmor([*WORKFLOWS, *ACTIONS, DEPENDABOT], persona)
+    result = zizmor([*WORKFLOWS, *EXAMPLES, *ACTIONS, DEPENDABOT], persona)
     assert result.returncode == 0, result.stdout + result.stderr
     # Every input was really audited (none skipped as invalid).
-    for path in [*WORKFLOWS, *ACTIONS]:
+    for path in [*WORKFLOWS, *EXAMPLES, *ACTIONS]:
         assert f"completed {path}" in result.stderr, result.stderr
 
 
 def test_actionlint_clean() -> None:
     # Uses ShellCheck on run: blocks when `shellcheck` is on PATH; runs either way.
-    result = run([tool("actionlint"), "-no-color", *WORKFLOWS], env=lint_env(), cwd=REPO)
+    result = run([tool("actionlint"), "-no-color", *WORKFLOWS, *EXAMPLES], env=lint_env(), cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     ("schema", "files"),
     [
-        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.github-workflows", WORKFLOWS + EXAMPLES),
         ("vendor.github-actions", ACTIONS),
         ("vendor.dependabot", [DEPENDABOT]),
     ],
@@ -286,7 +293,7 @@ def test_shell_scripts_shellcheck() -> None:
 # --------------------------------------------------------------------------- structural checks
 
 
-@pytest.mark.parametrize("path", [*WORKFLOWS, *ACTIONS], ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", [*WORKFLOWS, *EXAMPLES, *ACTIONS], ids=lambda p: str(p.relative_to(REPO)))
 def test_structure(path: Path) -> None:
     assert check_document(path) == []
 
@@ -307,40 +314,105 @@ def test_actions_run_their_script_by_action_path() -> None:
                 assert var in (doc.get("inputs") or {}), f"{action}: env uses unknown input {var}"
 
 
-def test_rotate_workflow_shape() -> None:
-    doc = load(REPO / ".github" / "workflows" / "rotate.yml")
-    on = triggers(doc)
-    assert set(on) == {"workflow_dispatch", "schedule"}
-    inputs = on["workflow_dispatch"]["inputs"]
-    assert inputs["mode"]["type"] == "choice" and inputs["mode"]["options"] == ["scheduled", "emergency"]
-    assert inputs["dry-run"]["type"] == "boolean"
+def test_reusable_rotate_workflow_shape() -> None:
+    doc = load(REPO / ".github" / "workflows" / "reusable-rotate.yml")
+    call = triggers(doc)["workflow_call"]
+    assert call["inputs"]["keyturn-ref"]["required"] is True
+    assert {"secrets", "mode", "reason", "dry-run", "environment"} <= set(call["inputs"])
     jobs = doc["jobs"]
-    assert {"rotate", "finalize", "status"} <= set(jobs)
-    for job_id in ("rotate", "finalize"):
-        job = jobs[job_id]
-        assert job["environment"] == "production"
-        assert job["concurrency"]["cancel-in-progress"] is False
-        assert "'due'" in job["concurrency"]["group"]
-    uses = [s.get("uses", "") for s in jobs["rotate"]["steps"]]
-    aws = next(s for s in jobs["rotate"]["steps"] if "configure-aws-credentials" in s.get("uses", ""))
-    assert {"role-to-assume", "role-session-name", "allowed-account-ids"} <= set(aws["with"])
-    assert "github.run_id" in aws["with"]["role-session-name"]
-    app = next(s for s in jobs["rotate"]["steps"] if "create-github-app-token" in s.get("uses", ""))
+    assert jobs["rotate"]["needs"] == "plan"
+    assert "fromJSON(needs.plan.outputs.matrix)" in jobs["rotate"]["strategy"]["matrix"]
+    conc = jobs["rotate"]["concurrency"]
+    assert conc == {"group": "keyturn-rotate-${{ matrix.secret }}", "cancel-in-progress": False, "queue": "max"}
+    validate = jobs["plan"]["steps"][0]
+    assert validate["name"] == "Validate inputs" and "[0-9a-f]{40}" in validate["run"]
+    for job in (jobs["plan"], jobs["rotate"]):
+        checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+        assert checkouts[1]["with"] == {"repository": "${{ inputs.keyturn-repository }}",
+                                        "ref": "${{ inputs.keyturn-ref }}", "path": ".keyturn-action",
+                                        "persist-credentials": False}
+    steps = jobs["rotate"]["steps"]
+    uses = [str(s.get("uses", "")) for s in steps]
+    assert uses.index("./.keyturn-action/actions/changelog-pr") < uses.index("./.keyturn-action/actions/rotate")
+    assert uses[-1] == "./.keyturn-action/actions/changelog-pr" and steps[-1]["if"].startswith("!cancelled()")
+    app = next(s for s in steps if "create-github-app-token" in s.get("uses", ""))
     assert app["with"]["permission-secrets"] == "write" and "repositories" in app["with"]
-    assert any(u.endswith("/actions/setup") for u in uses)
+    aws = next(s for s in steps if "configure-aws-credentials" in s.get("uses", ""))
+    assert {"role-to-assume", "role-session-name", "allowed-account-ids"} <= set(aws["with"])
 
 
-def test_secret_scan_workflow_shape() -> None:
-    doc = load(REPO / ".github" / "workflows" / "secret-scan.yml")
-    assert set(triggers(doc)) == {"pull_request"}
+def test_no_reusable_workflow_resolves_keyturn_against_the_caller() -> None:
+    """In a called workflow `./` and `$/` name the caller's repository: keyturn's actions must come
+    from the checkout at keyturn-ref."""
+    for path in REPO.glob(".github/workflows/reusable-*.yml"):
+        for where, step in steps_of(load(path)):
+            uses = str(step.get("uses", ""))
+            if uses.startswith(("./", "$/")):
+                assert uses.startswith("./.keyturn-action/actions/"), f"{path.name}: {where}: {uses}"
+
+
+def test_scheduled_runs_unattended_and_emergency_may_wait_for_approval() -> None:
+    sched = load(REPO / ".github" / "workflows" / "reusable-scheduled.yml")
+    assert triggers(sched)["workflow_call"]["inputs"]["environment"]["default"] == "keyturn-scheduled"
+    steps = sched["jobs"]["maintain"]["steps"]
+    rotate = next(s for s in steps if str(s.get("uses", "")).endswith("actions/rotate"))
+    assert rotate["with"]["due"] == "true"
+    assert any("keyturn finalize" in str(s.get("run", "")) for s in steps)
+    assert any("keyturn status" in str(s.get("run", "")) for s in steps)
+    own = load(REPO / ".github" / "workflows" / "scheduled.yml")
+    assert set(triggers(own)) == {"schedule"}
+    dispatch = load(REPO / ".github" / "workflows" / "rotate.yml")
+    assert set(triggers(dispatch)) == {"workflow_dispatch"}
+    env = dispatch["jobs"]["rotate"]["with"]["environment"]
+    assert "'production'" in env and "'keyturn-scheduled'" in env and "emergency" in env
+
+
+def test_secret_scan_gate_shape() -> None:
+    own = load(REPO / ".github" / "workflows" / "secret-scan.yml")
+    assert set(triggers(own)) == {"pull_request", "push"}
+    assert triggers(own)["push"] == {"branches": ["main"]}
+    path = REPO / ".github" / "workflows" / "reusable-secret-scan.yml"
+    doc = load(path)
     (job,) = doc["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "security-events": "write"}
+    assert job["permissions"] == {"contents": "read", "security-events": "write", "actions": "read"}
     assert "environment" not in job
     upload = next(s for s in job["steps"] if "codeql-action/upload-sarif@" in s.get("uses", ""))
-    assert upload["if"] == "!cancelled()"
+    assert upload["if"].startswith("!cancelled() && ")
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
     assert upload["with"]["category"] == "keyturn-secrets"
-    text = (REPO / ".github" / "workflows" / "secret-scan.yml").read_text(encoding="utf-8")
-    assert "aws-actions" not in text and "${{ secrets." not in text and "id-token" not in text
+    scan = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("actions/scan"))
+    assert scan["with"]["exclude"] == ".keyturn-action/"
+    text = path.read_text(encoding="utf-8")
+    for banned in ("aws-actions", "azure/login", "${{ secrets.", "id-token", "boto3", "azure-identity"):
+        assert banned not in text
+    setup = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("actions/setup"))
+    assert setup["with"]["requirements"] == "scan"
+
+
+def test_scan_lock_has_no_cloud_sdk_and_matches_action_lock() -> None:
+    result = run([sys.executable, REPO / "scripts" / "derive_scan_requirements.py", "--check"])
+    assert result.returncode == 0, result.stderr
+    scan = (REPO / "requirements" / "scan.txt").read_text(encoding="utf-8")
+    action = (REPO / "requirements" / "action.txt").read_text(encoding="utf-8")
+    pins = re.findall(r"^([a-z0-9-]+)==(\S+)", scan, re.M)
+    assert {"detect-secrets", "hyperscan", "pydantic", "pyyaml", "jinja2", "setuptools"} <= {n for n, _ in pins}
+    for name, version in pins:
+        assert f"{name}=={version}" in action
+    for sdk in ("boto3", "botocore", "azure-", "hvac", "pygithub", "msal", "pynacl"):
+        assert f"\n{sdk}" not in "\n" + scan, sdk
+    for block in re.split(r"\n(?=[a-z0-9-]+==)", scan.split("#\n", 2)[-1]):
+        assert block.strip() in action, block.splitlines()[0]
+
+
+def test_examples_call_the_reusable_workflows_pinned_by_sha() -> None:
+    for path in EXAMPLES:
+        doc = load(path)
+        (job,) = doc["jobs"].values()
+        uses = job["uses"]
+        assert re.fullmatch(r"keyturn/keyturn/\.github/workflows/reusable-[a-z-]+\.yml@[0-9a-f]{40}", uses), uses
+        assert job["with"]["keyturn-ref"] == uses.rsplit("@", 1)[1]
+        assert (REPO / ".github" / "workflows" / uses.split("/", 2)[2].split("@")[0].removeprefix(
+            ".github/workflows/")).is_file()
 
 
 # --------------------------------------------------------------------------- the checks can fail
@@ -642,6 +714,8 @@ def test_scan_script(
         ({"KEYTURN_SARIF_FILE": "/etc/passwd"}, "'sarif-file'"),
         ({"KEYTURN_SCAN_PATH": "../.."}, "'path'"),
         ({"KEYTURN_EXIT_ZERO": "yes"}, "'exit-zero'"),
+        ({"KEYTURN_SCAN_EXCLUDE": "--output=/tmp/x"}, "'exclude'"),
+        ({"KEYTURN_SCAN_EXCLUDE": "../outside"}, "'exclude'"),
     ],
 )
 def test_scan_script_rejects_bad_inputs(
@@ -649,6 +723,38 @@ def test_scan_script_rejects_bad_inputs(
 ) -> None:
     result, argv = run_action_script("scan", inputs, fake_keyturn)
     assert_one_line_error(result, argv, needle)
+
+
+def test_scan_script_passes_excludes(fake_keyturn: tuple[Path, Path]) -> None:
+    result, argv = run_action_script("scan", {"KEYTURN_SCAN_EXCLUDE": ".keyturn-action/ vendor/*.min.js"},
+                                     fake_keyturn)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["scan", "--format", "sarif", "--output", "keyturn.sarif", "--exclude", ".keyturn-action/",
+                    "--exclude", "vendor/*.min.js", "--", "."]
+
+
+def test_changelog_pr_script_argv_and_retry_on_conflict(fake_keyturn: tuple[Path, Path], tmp_path: Path) -> None:
+    result, argv = run_action_script("changelog-pr", {"KEYTURN_FETCH_LOG": "TRUE", "GITHUB_TOKEN": "t"},
+                                     fake_keyturn)
+    assert result.returncode == 0, result.stderr
+    assert argv == ["changelog-pr", "--manifest", "keyturn.yml", "--fetch-log"]
+    # exit 3 (the branch moved) is retried; a fourth conflict gives up with 3.
+    counter = tmp_path / "calls"
+    (fake_keyturn[0] / "keyturn").write_text(
+        f'#!/usr/bin/env bash\necho x >> "{counter}"\n[[ $(wc -l < "{counter}") -ge 2 ]] && exit 0\nexit 3\n',
+        encoding="utf-8")
+    (fake_keyturn[0] / "sleep").write_text("#!/usr/bin/env bash\nexit 0\n", encoding="utf-8")
+    (fake_keyturn[0] / "sleep").chmod(0o755)
+    result, _ = run_action_script("changelog-pr", {"GITHUB_TOKEN": "t"}, fake_keyturn)
+    assert result.returncode == 0 and counter.read_text().count("x") == 2 and "retrying" in result.stderr
+    result, argv = run_action_script("changelog-pr", {"GITHUB_TOKEN": ""}, fake_keyturn)
+    assert_one_line_error(result, None, "'token'")
+
+
+def test_update_secrets_script_requires_inputs(fake_keyturn: tuple[Path, Path]) -> None:
+    result, argv = run_action_script("update-secrets", {"KEYTURN_SECRETS": "", "KEYTURN_TARGETS": "repo:a/b",
+                                                        "GITHUB_TOKEN": "t"}, fake_keyturn)
+    assert_one_line_error(result, argv, "'secrets'")
 
 
 # --------------------------------------------------------------------------- pinned requirements
@@ -697,3 +803,26 @@ def test_setup_script_installs_only_pinned_code() -> None:
     assert "--no-deps --no-build-isolation" in script
     assert "${RUNNER_TEMP}/keyturn-venv" in script
     assert "PYTHONUTF8=1" in script and "GITHUB_PATH" in script
+
+
+def test_setup_script_rejects_an_unknown_lock(fake_keyturn: tuple[Path, Path], tmp_path: Path) -> None:
+    files = {k: str(tmp_path / k.lower()) for k in ("GITHUB_PATH", "GITHUB_ENV")}
+    result, argv = run_action_script("setup", {"KEYTURN_REQUIREMENTS": "everything"}, fake_keyturn,
+                                     {"RUNNER_TEMP": str(tmp_path), **files})
+    assert_one_line_error(result, argv, "'requirements'")
+
+
+#: First major release of each pinned action that runs on Node 24 (Node 20 leaves hosted runners in 2026).
+NODE24_MAJOR = {"actions/checkout": 5, "actions/setup-python": 6, "aws-actions/configure-aws-credentials": 6,
+                "azure/login": 3, "actions/create-github-app-token": 3, "github/codeql-action": 4}
+
+
+def test_pinned_actions_run_on_node24() -> None:
+    seen = set()
+    for path in [*WORKFLOWS, *EXAMPLES, *ACTIONS]:
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            m = re.match(r"^\s*(?:-\s+)?uses:\s*([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)[^@\s]*@[0-9a-f]{40}\s+#\s*v(\d+)", line)
+            if m and m.group(1) in NODE24_MAJOR:
+                seen.add(m.group(1))
+                assert int(m.group(2)) >= NODE24_MAJOR[m.group(1)], f"{path.name}:{lineno}: {m.group(1)} v{m.group(2)}"
+    assert seen == set(NODE24_MAJOR)

@@ -44,12 +44,21 @@ if ! command -v keyturn >/dev/null 2>&1; then
   die "keyturn is not on PATH: run the keyturn setup action (actions/setup) before this one"
 fi
 
+excludes=()
+read -r -a excludes <<<"${KEYTURN_SCAN_EXCLUDE-}" || true
+for glob in "${excludes[@]}"; do
+  if [[ ! "${glob}" =~ ^[A-Za-z0-9_.*?/][A-Za-z0-9_.*?/-]*$ || "${glob}" == *..* ]]; then
+    die "input 'exclude' holds an invalid glob (letters, digits, _ . - / * ? only)"
+  fi
+done
+
 args=(scan --format sarif --output "${sarif}")
+for glob in "${excludes[@]}"; do args+=(--exclude "${glob}"); done
 if [[ -n "${diff_base}" ]]; then args+=(--diff "${diff_base}"); fi
 if [[ -n "${baseline}" ]]; then args+=(--baseline "${baseline}"); fi
 args+=(-- "${scan_path}")
 
-unset KEYTURN_SCAN_PATH KEYTURN_DIFF_BASE KEYTURN_BASELINE KEYTURN_SARIF_FILE KEYTURN_EXIT_ZERO
+unset KEYTURN_SCAN_PATH KEYTURN_DIFF_BASE KEYTURN_BASELINE KEYTURN_SARIF_FILE KEYTURN_EXIT_ZERO KEYTURN_SCAN_EXCLUDE
 
 rc=0
 keyturn "${args[@]}" || rc=$?

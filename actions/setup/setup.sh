@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # keyturn setup action: install keyturn into a fresh venv under $RUNNER_TEMP from the
-# hash-pinned requirements/action.txt, then put the venv on PATH for later steps.
+# hash-pinned requirements/action.txt (or requirements/scan.txt: the scanner without any cloud
+# SDK), then put the venv on PATH for later steps.
 # Nothing unpinned is downloaded: dependencies need matching hashes and wheels, and keyturn
 # itself is built without build isolation from the pinned setuptools/wheel.
 set -euo pipefail
@@ -18,8 +19,13 @@ fi
 : "${GITHUB_PATH:?GITHUB_PATH is not set: this script runs inside GitHub Actions}"
 : "${GITHUB_ENV:?GITHUB_ENV is not set: this script runs inside GitHub Actions}"
 
+case "${KEYTURN_REQUIREMENTS:-action}" in
+  action | scan) lock=${KEYTURN_REQUIREMENTS:-action} ;;
+  *) die "input 'requirements' must be action or scan" ;;
+esac
+
 root=$(cd "${GITHUB_ACTION_PATH}/../.." && pwd)
-requirements="${root}/requirements/action.txt"
+requirements="${root}/requirements/${lock}.txt"
 [[ -f "${requirements}" ]] || die "missing ${requirements}"
 command -v "${python}" >/dev/null 2>&1 || die "python interpreter '${python}' not found: add actions/setup-python first"
 

@@ -142,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = msub.add_parser("check", help="validate a manifest and exit")
     _manifest_arg(c)
 
+    p = sub.add_parser("changelog-pr", help="commit the run's audit records, evidence and changelog entry to "
+                       "one rolling pull request", description="Append this run's audit records to the "
+                       "repository's audit log (continuing its chain), add evidence and a changelog entry on "
+                       "one fixed branch, and open or update its pull request. No diff, no PR.")
+    _manifest_arg(p)
+    p.add_argument("--dry-run", action="store_true", default=None, help="print what would change; write nothing")
+    p.add_argument("--fetch-log", action="store_true", help="instead: copy the repository's audit log (PR "
+                   "branch, else base) to the local log so this run's chain starts from its head")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="result format on stdout")
+
     try:
         from keyturn.scan import cli as scan_cli
     except ImportError:
@@ -386,10 +396,48 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_changelog_pr(args: argparse.Namespace) -> int:
+    from keyturn import changelog
+    from keyturn._internal.github_client import GitHubSession
+    from keyturn._internal.github_repo import RepoClient
+    from keyturn.audit import Keyring
+    from keyturn.manifest import load_manifest
+
+    env = dict(os.environ)
+    settings = changelog.settings_from(load_manifest(args.manifest), env)
+    keyring = Keyring.from_env(env)
+    client = RepoClient(GitHubSession.from_env(env), settings.repository)
+    if args.fetch_log:
+        ref, count, head = changelog.fetch_log(client, settings, keyring)
+        sys.stdout.write(f"{settings.local_log}: chain continues from {settings.repository}@{ref} — "
+                         f"{count} record(s), head {head}\n")
+        gha.set_output("audit-head", head)
+        return 0
+    dry = args.dry_run if args.dry_run is not None else env_bool("KEYTURN_DRY_RUN")
+    out = changelog.changelog_pr(client, settings, keyring, dry_run=dry)
+    result = {"operation": out.operation, "branch": out.branch, "base": out.base, "pull_request": out.url,
+              "number": out.number, "records_carried": out.carried, "audit_head": out.head,
+              "files": out.files, "dry_run": dry}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        verb = "would be " if dry and out.operation != "none" else ""
+        sys.stdout.write(f"changelog-pr: {verb}{out.operation} — branch {out.branch} → {out.base}, "
+                         f"{out.carried} audit record(s), {len(out.files)} file(s)"
+                         f"{', ' + out.url if out.url else ''}\n")
+    if not dry:
+        gha.set_output("operation", out.operation)
+        gha.set_output("pull-request-url", out.url)
+        gha.set_output("pull-request-number", str(out.number or ""))
+        gha.set_output("audit-head", out.head)
+        gha.append_summary(changelog.summary(out))
+    return 0
+
+
 COMMANDS = {
     "rotate": cmd_rotate, "finalize": cmd_finalize, "rollback": cmd_rollback, "status": cmd_status,
     "plan": cmd_plan, "validate": cmd_validate, "audit": cmd_audit, "manifest": cmd_manifest,
-    "abort": cmd_abort, "unlock": cmd_unlock, "doctor": cmd_doctor,
+    "abort": cmd_abort, "unlock": cmd_unlock, "doctor": cmd_doctor, "changelog-pr": cmd_changelog_pr,
 }
 
 

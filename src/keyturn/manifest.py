@@ -229,18 +229,78 @@ class HttpCheckConfig(_Model):
     http: HttpSpec
 
 
+class GitHubWorkflowSpec(_Model):
+    repository: str = Field(pattern=REPO_RE, description="Consumer repository owner/name")
+    workflow: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Workflow file name (or id) with on: workflow_dispatch")
+    ref: str = Field(default="main", pattern=r"^[A-Za-z0-9_./-]+$", description="Branch or tag to run on")
+    inputs: dict[str, str] = Field(default_factory=dict, description="workflow_dispatch inputs (never values)")
+    timeout: Duration = timedelta(minutes=15)
+    poll_interval: Duration = timedelta(seconds=10)
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                  description="Env var with a token that has actions: write on the consumer "
+                                  "repository (default: GITHUB_TOKEN)")
+
+    @field_validator("inputs")
+    @classmethod
+    def _no_value_in_inputs(cls, v: dict[str, str]) -> dict[str, str]:
+        if any("{{" in text for text in v.values()):
+            raise ValueError("inputs must not contain a template: dispatch inputs are visible in the run's logs")
+        return v
+
+
+class GitHubWorkflowCheckConfig(_Model):
+    github_workflow: GitHubWorkflowSpec = Field(alias="github-workflow")
+
+
+class AwsStsSpec(_Model):
+    region: str | None = Field(default=None, description="Default: $AWS_REGION / $AWS_DEFAULT_REGION")
+    endpoint_url: str | None = Field(default=None, description="Default: $AWS_ENDPOINT_URL_STS / $AWS_ENDPOINT_URL")
+    access_key_id_field: str = Field(default="AccessKeyId", description="JSON field of the value holding the key id")
+    secret_access_key_field: str = Field(default="SecretAccessKey", description="JSON field holding the secret key")
+    expect_account: str | None = Field(default=None, pattern=r"^[0-9]{12}$", description="Fail unless this account")
+    timeout: Duration = timedelta(seconds=20)
+
+
+class AwsStsCheckConfig(_Model):
+    aws_sts: AwsStsSpec = Field(alias="aws-sts")
+
+
+class VaultTokenSpec(_Model):
+    address: str | None = Field(default=None, description="Default: $VAULT_ADDR")
+    namespace: str | None = None
+    ca_cert: str | None = None
+    expect_policies: list[str] = Field(default_factory=list, description="Fail unless the token has these")
+    timeout: Duration = timedelta(seconds=10)
+
+
+class VaultTokenCheckConfig(_Model):
+    vault_token: VaultTokenSpec = Field(alias="vault-token")
+
+
+_CHECK_KEYS = {"command": "command", "http": "http", "github-workflow": "github-workflow",
+               "github_workflow": "github-workflow", "aws-sts": "aws-sts", "aws_sts": "aws-sts",
+               "vault-token": "vault-token", "vault_token": "vault-token"}
+
+
 def _check_tag(v: Any) -> str | None:
     if isinstance(v, dict):
-        return "command" if "command" in v else "http" if "http" in v else None
-    return "command" if hasattr(v, "command") else "http" if hasattr(v, "http") else None
+        return next((tag for key, tag in _CHECK_KEYS.items() if key in v), None)
+    return next((tag for key, tag in _CHECK_KEYS.items() if "-" not in key and hasattr(v, key)), None)
 
 
 CheckConfig = Annotated[
-    Union[Annotated[CommandCheckConfig, Tag("command")], Annotated[HttpCheckConfig, Tag("http")]],
+    Union[
+        Annotated[CommandCheckConfig, Tag("command")],
+        Annotated[HttpCheckConfig, Tag("http")],
+        Annotated[GitHubWorkflowCheckConfig, Tag("github-workflow")],
+        Annotated[AwsStsCheckConfig, Tag("aws-sts")],
+        Annotated[VaultTokenCheckConfig, Tag("vault-token")],
+    ],
     Discriminator(
         _check_tag,
         custom_error_type="unknown_check",
-        custom_error_message="unknown check type: expected a command: or http: entry",
+        custom_error_message="unknown check type: expected a command:, http:, github-workflow:, aws-sts: or "
+        "vault-token: entry",
     ),
 ]
 
@@ -274,11 +334,36 @@ class SecretConfig(_Model):
         return v
 
 
+class ChangelogConfig(_Model):
+    """``keyturn changelog-pr``: where the run's record lands in the repository."""
+
+    file: str = Field(default="SECURITY-CHANGELOG.md", description="Changelog file in the repository")
+    branch: str = Field(default="keyturn/rotations", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$",
+                        description="The one pull-request branch, updated in place")
+    base: str | None = Field(default=None, description="Base branch (default: the repository's default branch)")
+    title: str = Field(default="keyturn: secret rotations", description="Pull request title")
+
+
+NotifyEvent = Literal["completed", "rolled-back", "failed"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("completed", "rolled-back", "failed")
+
+
+class NotifyConfig(_Model):
+    """One incoming webhook (Slack or Teams); the URL is read from an environment variable."""
+
+    type: Literal["slack", "teams"]
+    url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Env var holding the webhook URL")
+    on: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+    timeout: Duration = timedelta(seconds=10)
+
+
 
 
 class Manifest(_Model):
     version: Literal[1]
     audit: AuditConfig = AuditConfig()
+    changelog: ChangelogConfig = ChangelogConfig()
+    notify: list[NotifyConfig] = Field(default_factory=list, description="Webhooks told about rotations")
     stores: dict[str, StoreConfig] = Field(min_length=1)
     secrets: dict[str, SecretConfig] = Field(min_length=1)
 

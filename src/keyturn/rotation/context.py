@@ -97,7 +97,7 @@ class Runtime:
         return out
 
     def checks(self, configs: list[Any]) -> list[Check]:
-        return [build_check(c, self.manifest.base_dir) for c in configs]
+        return [build_check(c, self.manifest.base_dir, self.environ) for c in configs]
 
     @property
     def audit(self) -> Any:

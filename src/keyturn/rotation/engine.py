@@ -406,6 +406,7 @@ class Rotation(SecretOp):
             self.evidence(op.with_(outcome="rolled-back"), outcome="rolled-back", current=restored or "",
                           previous="", revoke_confirmed=bool(op.new_version) and op.new_version in revoked,
                           revoked=revoked, pending=left, due=None)
+        self.notify(op, "rolled-back", why)
         raise SmokeFailed(msg)
 
     # ------------------------------------------------------------------ complete
@@ -448,6 +449,7 @@ class Rotation(SecretOp):
         faults.point("completed")
         self.store.discard_pending(self.ref, op.rotation_id)
         self.journal.finish()
+        self.notify(op, "completed")
         self.step(f"complete: version {op.new_version} is CURRENT"
                   + (f", previous {op.old_version} valid until {op.grace_until}"
                      if op.grace_until and not old_revoked else ""))

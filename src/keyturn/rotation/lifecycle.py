@@ -11,11 +11,11 @@ repeat. Never imports an SDK.
 from __future__ import annotations
 
 from keyturn._internal import faults
-from keyturn.errors import Conflict, DistributionFailed, UsageError
+from keyturn.errors import Conflict, DistributionFailed, KeyturnError, SmokeFailed, UsageError, VerificationFailed
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Rotation, new_rotation_id
 from keyturn.rotation.journal import conflict_message, lease_is_live
-from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, Stage, iso
+from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, iso
 from keyturn.rotation.secretop import Outcome, SecretOp
 
 __all__ = ["abort", "finalize", "resume", "rollback", "rotate", "unlock"]
@@ -49,7 +49,15 @@ def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | Non
     rot = Rotation(rt, name, mode=mode, reason=reason)
     rot.preflight()
     _other_op(rt, rot, (Operation.FINALIZE.value, Operation.ROLLBACK.value, Operation.ABORT.value))
-    return rot.run()
+    try:
+        return rot.run()
+    except (SmokeFailed, Conflict):
+        raise  # rolled back (notified as such), or another run holds it
+    except KeyturnError as exc:
+        op = rot.journal.doc.op
+        if op is not None or isinstance(exc, VerificationFailed):
+            rot.notify(op or OpRecord("rotate", RotationId(""), name, mode, reason, rt.actor, ""), "failed", str(exc))
+        raise
 
 
 # ---------------------------------------------------------------------------- finalize

@@ -80,6 +80,19 @@ class SecretOp:
             details={k: v for k, v in details.items() if v is not None} or None,
         )
 
+    def notify(self, op: OpRecord, outcome: str, error: str = "") -> None:
+        """Tell the manifest's webhooks (never raises, never carries a value)."""
+        configs = getattr(self.rt.manifest.model, "notify", None) or []
+        if not configs:
+            return
+        from keyturn import notify
+
+        versions = {k: v for k, v in (("current", op.new_version), ("previous", op.old_version)) if v}
+        notify.send(configs, notify.Event(
+            outcome, self.name, op.rotation_id, op.mode, versions,
+            tuple(k for k, row in op.ledger.items() if row.get("status") == "confirmed"),
+            tuple(f"{c['check']}: {'pass' if c['ok'] else 'FAIL'}" for c in op.checks), error), self.rt.environ)
+
     # -- versions ----------------------------------------------------------------------
     @staticmethod
     def track(doc: JournalDoc, version: VersionId | None, generation: int, role: Role, *, now: datetime,

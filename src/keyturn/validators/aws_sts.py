@@ -1,0 +1,90 @@
+"""``aws-sts`` check: ``sts:GetCallerIdentity`` signed with the new access key pair.
+
+The value is a JSON object holding the key id and the secret key (field names
+configurable, default ``AccessKeyId`` / ``SecretAccessKey``, as IAM returns them). The
+check passes when STS accepts the signature — GetCallerIdentity needs no IAM permission,
+so it proves exactly that the key pair is live — and, when ``expect_account`` is set,
+when the caller's account matches. The detail carries the AWS error code or the caller's
+ARN only (key ids and ARNs are identifiers, not secrets), never the key. boto3 is
+imported lazily: only manifests that use this check need it. Never imports a store,
+target or the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from keyturn.validators.base import CheckResult
+from keyturn.values import SecretValue
+
+
+class AwsStsCheck:
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        access_key_id_field: str = "AccessKeyId",
+        secret_access_key_field: str = "SecretAccessKey",
+        expect_account: str | None = None,
+        timeout: float = 20,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.region, self.endpoint_url = region, endpoint_url
+        self.id_field, self.secret_field = access_key_id_field, secret_access_key_field
+        self.expect_account = expect_account
+        self.timeout = float(timeout)
+        self._environ = environ
+
+    @property
+    def label(self) -> str:
+        return "aws-sts GetCallerIdentity" + (f" (account {self.expect_account})" if self.expect_account else "")
+
+    def _keys(self, value: SecretValue) -> tuple[str, str] | None:
+        try:
+            data = json.loads(value.reveal())
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        key_id, secret = data.get(self.id_field), data.get(self.secret_field)
+        if not isinstance(key_id, str) or not isinstance(secret, str) or not key_id or not secret:
+            return None
+        return key_id, secret
+
+    def run(self, secret_name: str, value: SecretValue) -> CheckResult:
+        started = time.monotonic()
+        ok, detail = self._check(value)
+        return CheckResult(ok, self.label, detail, round(time.monotonic() - started, 3))
+
+    def _check(self, value: SecretValue) -> tuple[bool, str]:
+        keys = self._keys(value)
+        if keys is None:
+            return False, (f"the value is not a JSON object with string fields {self.id_field} and "
+                           f"{self.secret_field}")
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        env = os.environ if self._environ is None else self._environ
+        region = self.region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        endpoint = self.endpoint_url or env.get("AWS_ENDPOINT_URL_STS") or env.get("AWS_ENDPOINT_URL") or None
+        config = Config(connect_timeout=self.timeout, read_timeout=self.timeout, retries={"max_attempts": 2})
+        client: Any = boto3.session.Session().client(
+            "sts", region_name=region, endpoint_url=endpoint, aws_access_key_id=keys[0],
+            aws_secret_access_key=keys[1], aws_session_token=None, config=config)
+        try:
+            identity = client.get_caller_identity()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "error"))
+            return False, f"STS refused the key pair: {code}"
+        except BotoCoreError as exc:
+            return False, f"STS unreachable: {type(exc).__name__}"
+        account, arn = str(identity.get("Account", "")), str(identity.get("Arn", ""))
+        if self.expect_account and account != self.expect_account:
+            return False, f"caller {arn} is in account {account}, expected {self.expect_account}"
+        return True, f"caller {arn}"
