@@ -277,24 +277,23 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_abort(args: argparse.Namespace) -> int:
-    from keyturn.rotation.lifecycle import abort
+def _cmd_reasoned(args: argparse.Namespace, verb: str) -> int:
+    """``abort`` and ``unlock``: one secret, a required reason, one result line."""
+    from keyturn.rotation import lifecycle
 
     rt = _runtime(args)
     rt.secret(args.name)
-    o = abort(rt, args.name, reason=args.reason)
-    sys.stdout.write(f"{args.name}: {o.status} — {o.message}\n")
+    o = getattr(lifecycle, verb)(rt, args.name, reason=args.reason)
+    sys.stdout.write(f"{args.name}: {o.status}{' — ' + o.message if o.message else ''}\n")
     return 0
+
+
+def cmd_abort(args: argparse.Namespace) -> int:
+    return _cmd_reasoned(args, "abort")
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
-    from keyturn.rotation.lifecycle import unlock
-
-    rt = _runtime(args)
-    rt.secret(args.name)
-    o = unlock(rt, args.name, reason=args.reason)
-    sys.stdout.write(f"{args.name}: {o.status}{' — ' + o.message if o.message else ''}\n")
-    return 0
+    return _cmd_reasoned(args, "unlock")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
