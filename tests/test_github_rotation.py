@@ -151,3 +151,24 @@ def test_write_in_the_promotion_second_is_not_taken_as_current(tmp_path: Path, o
     second = ws.reader()
     assert second != first
     assert set(_github_values(fake).values()) == {second}, "a stale target was taken as current"
+
+
+def test_rotation_request_floor_counted_by_the_fake(tmp_path: Path, openbao, fake: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
+    """What `keyturn rotate` sends to GitHub: one public-key GET per scope, the PUTs, the
+    selected repository's id once, and no read-back of a secret after its PUT. (Reads
+    before a write are the engine's resume check.)"""
+    ws = _ws(tmp_path, openbao, fake)
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    log = [(x.method, x.path, x.status) for x in fake.log]
+    keys = [p for m, p, _ in log if p.endswith("/secrets/public-key")]
+    puts = [(i, p) for i, (m, p, _) in enumerate(log) if m == "PUT"]
+    reads = [(i, p) for i, (m, p, _) in enumerate(log) if m == "GET" and "/secrets/" in p and p not in keys]
+    assert len(keys) == len(set(keys)) == 5  # api@staging, api@production, worker, worker@dependabot, org
+    assert len(puts) == 5 and all(s == 201 for m, _, s in log if m == "PUT")
+    assert [p for m, p, _ in log if p == "/repos/acme/api"] == ["/repos/acme/api"]  # selected id, once
+    for i, path in puts:  # the 201/204 is the confirmation: no read-back after a write
+        assert all(j < i for j, p in reads if p == path), path
+    assert len(reads) <= 5  # at most the engine's resume check, one per target
+    others = len(log) - len(reads)
+    assert others == len(keys) + len(puts) + 1 + 1  # + the selected repository's id + the dual DELETE
