@@ -27,8 +27,10 @@ each selecting the same two repositories). Results: markdown on stdout, JSON in
 
 Usage (repository root)::
 
-    .venv/bin/python bench/github_fanout.py --plan quick   # 20 targets, ~3 min
+    .venv/bin/python bench/github_fanout.py --plan quick   # 20 targets, ~2 min
     .venv/bin/python bench/github_fanout.py --plan full    # 20/200/1000, ~20 min
+    .venv/bin/python bench/github_fanout.py --plan many    # rotate + status of 1,000 secrets
+    .venv/bin/python bench/github_fanout.py --plan concurrency --latency-ms 200 --concurrency 1,4,16
 """
 
 from __future__ import annotations
@@ -296,6 +298,49 @@ class Bench:
         finally:
             fake.stop()
 
+    def many(self, secrets: int) -> list[dict[str, Any]]:
+        """``keyturn rotate S0000 … S{n}`` (each secret one repository target) in one
+        process, unpaced, then ``keyturn status --format json``: per-secret cost."""
+        fake = FakeGitHub(latency=self.latency).start()
+        try:
+            uid = f"many{secrets}{int(time.time() * 1000) % 10**8}"
+            ws = self.work / uid
+            ws.mkdir()
+            body = ["version: 1", "audit: {log: logs/audit.jsonl, evidence_dir: logs/evidence}",
+                    "stores:", "  bao: {type: openbao, mount: secret}", "secrets:"]
+            names = [f"MANY_{i:04d}" for i in range(secrets)]
+            for i, name in enumerate(names):
+                fake.add_repo(f"acme/m{i:04d}")
+                body += [f"  {name}:", "    store: bao", f"    path: {uid}/{i:04d}",
+                         "    generator: {type: hex, bytes: 32}", "    targets:",
+                         f"      - github: acme/m{i:04d}"]
+            (ws / "keyturn.yml").write_text("\n".join(body) + "\n")
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "KEYTURN_", "VAULT_"))}
+            env.update(PYTHONPATH=str(ROOT / "src"), VAULT_ADDR=self.proxy.url, VAULT_TOKEN=self.bao.token,
+                       GITHUB_TOKEN=fake.token, GITHUB_API_URL=fake.url, KEYTURN_AUDIT_KEY_V1="k" * 32,
+                       **UNPACED)
+            out = []
+            for command in (["-q", "rotate", *names], ["status", "--format", "json"]):
+                fake.clear_log()
+                self.proxy.reset()
+                start = time.monotonic()
+                proc = subprocess.run([sys.executable, "-m", "keyturn", *command], cwd=ws, env=env,
+                                      capture_output=True, text=True, timeout=7200)
+                wall = time.monotonic() - start
+                if proc.returncode != 0:
+                    raise RuntimeError(f"keyturn {command[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+                r = summarize(fake, secrets, wall)
+                r.update(command=next(c for c in command if not c.startswith("-")), store_requests=self.proxy.requests,
+                         store_write_requests=self.proxy.write_requests,
+                         store_bytes_written=self.proxy.bytes_written,
+                         ms_per_secret=round(wall / secrets * 1000, 1),
+                         store_requests_per_secret=round(self.proxy.requests / secrets, 2))
+                out.append(r)
+                print(f"  many {secrets} {r['command']}: {r['wall_s']} s", file=sys.stderr)
+            return out
+        finally:
+            fake.stop()
+
     def naive(self, layout: str, n: int) -> dict[str, Any]:
         fake = FakeGitHub(latency=self.latency, points_per_minute=900).start()
         try:
@@ -326,6 +371,8 @@ class Bench:
 
 PLANS: dict[str, list[tuple[str, str, int, bool]]] = {
     # (kind, layout, targets, paced)
+    "many": [("many", "repo", 1000, False)],
+    "concurrency": [("targets", "repo", 200, False)],  # with --concurrency 1,4,16 --latency-ms 200
     "quick": [
         ("cli", "repo", 20, True), ("targets", "repo", 20, True), ("naive", "repo", 20, True),
     ],
@@ -344,16 +391,27 @@ PLANS: dict[str, list[tuple[str, str, int, bool]]] = {
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| run | layout | targets | pace | # | requests | per target | by kind | 403/429 | store writes | store bytes | wall (s) |",
-        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| run | layout | targets | pace | # | requests | per target | by kind | 403/429 | store writes "
+        "| store bytes | in flight | wall (s) |",
+        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        if r["kind"] == "many":
+            continue
         kinds = ", ".join(f"{k} {v}" for k, v in r["by_kind"].items())
         out.append(
             f"| {r['kind']} | {r['layout']} | {r['targets']} | {r['pace']} | {r.get('run', '')} | "
             f"{r['requests']} | {r['per_target']} | {kinds} | {r['limited_403']} | "
-            f"{r.get('store_write_requests', '')} | {r.get('store_bytes_written', '')} | {r['wall_s']} |"
+            f"{r.get('store_write_requests', '')} | {r.get('store_bytes_written', '')} | "
+            f"{r.get('peak_in_flight', '')} | {r['wall_s']} |"
         )
+    many = [r for r in rows if r["kind"] == "many"]
+    if many:
+        out += ["", "| command | secrets | wall (s) | ms/secret | GitHub requests | store requests/secret "
+                "| store bytes written |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in many:
+            out.append(f"| {r['command']} | {r['targets']} | {r['wall_s']} | {r['ms_per_secret']} | "
+                       f"{r['requests']} | {r['store_requests_per_secret']} | {r['store_bytes_written']} |")
     return "\n".join(out)
 
 
@@ -362,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", choices=sorted(PLANS), default="quick")
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--only", default="", help="comma-separated kinds to run (cli,targets,naive)")
+    ap.add_argument("--concurrency", default="4", help="targets runs: KEYTURN_GITHUB_CONCURRENCY values, e.g. 1,4,16")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
@@ -373,10 +432,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"{kind} {layout} {n} {'paced' if paced else 'unpaced'} …", file=sys.stderr)
             pace = "default" if paced else "unpaced"
-            if kind == "cli":
+            if kind == "many":
+                results = bench.many(n)
+            elif kind == "cli":
                 results = bench.cli(layout, n, paced)
             elif kind == "targets":
-                results = bench.targets(layout, n, paced)
+                results = [r for c in args.concurrency.split(",") for r in bench.targets(layout, n, paced, int(c))]
             else:
                 results = [bench.naive(layout, n)]
                 pace = "PyGithub defaults"

@@ -78,6 +78,7 @@ def test_every_target_kind_receives_the_exact_value(tmp_path: Path, openbao, fak
 def test_resume_after_kill_mid_fan_out_writes_only_the_remainder(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
                                                                   fake: FakeGitHub) -> None:
     ws = _ws(tmp_path, openbao, fake)
+    ws.env["KEYTURN_GITHUB_CONCURRENCY"] = "1"  # "not reached yet" below assumes one write in flight
     assert ws.rotate().returncode == 0
     v1 = ws.reader()
     fake.clear_log()
