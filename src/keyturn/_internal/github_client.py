@@ -45,17 +45,16 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from github import Auth, Github, GithubException, GithubIntegration
+from github import Github, GithubException
 from nacl.public import PublicKey, SealedBox
 
+from keyturn._internal.github_auth import NO_CREDENTIALS as NO_CREDENTIALS  # re-exported
+from keyturn._internal.github_auth import auth_from_env
 from keyturn._internal.github_pacing import Pacing, Scheduler
-from keyturn.errors import ServiceError, UsageError
+from keyturn.errors import ServiceError
 from keyturn.targets.github_cache import KeyCache, MemoryKeyCache, PublicKeyEntry
 
 DEFAULT_API_URL = "https://api.github.com"
-NO_CREDENTIALS = (
-    "github: no credentials — set GITHUB_TOKEN or KEYTURN_GITHUB_APP_ID/KEYTURN_GITHUB_APP_PRIVATE_KEY"
-)
 
 
 class GitHubRequestFailed(ServiceError):
@@ -159,7 +158,7 @@ class GitHubSession:
             "seconds_between_writes": 0,
             "retry": 0,
         }
-        auth = _auth_from_env(environ, api_url, kwargs)
+        auth = auth_from_env(environ, kwargs)
         scheduler = Scheduler(
             pacing, clock=clock or time.monotonic, wall=wall or time.time, sleep=sleep or time.sleep
         )
@@ -329,38 +328,6 @@ class GitHubSession:
 
 def _scope_key(entry: PublicKeyEntry, *, cached: bool) -> ScopeKey:
     return ScopeKey(entry.key_id, SealedBox(PublicKey(base64.b64decode(entry.key))), cached=cached)
-
-
-def _auth_from_env(environ: Mapping[str, str], api_url: str, kwargs: dict[str, Any]) -> Auth.Auth:
-    token = environ.get("GITHUB_TOKEN", "").strip()
-    app_id = environ.get("KEYTURN_GITHUB_APP_ID", "").strip()
-    private_key = environ.get("KEYTURN_GITHUB_APP_PRIVATE_KEY", "").strip()
-    if app_id and private_key:
-        app_auth = Auth.AppAuth(app_id, private_key.replace("\\n", "\n"))
-        raw_id = environ.get("KEYTURN_GITHUB_APP_INSTALLATION_ID", "").strip()
-        if raw_id:
-            if not raw_id.isdigit():
-                raise UsageError("KEYTURN_GITHUB_APP_INSTALLATION_ID must be a number")
-            return app_auth.get_installation_auth(int(raw_id))
-        repository = environ.get("GITHUB_REPOSITORY", "").strip()
-        if "/" not in repository:
-            raise UsageError(
-                "github: set KEYTURN_GITHUB_APP_INSTALLATION_ID (or GITHUB_REPOSITORY to look it up) "
-                "for the GitHub App"
-            )
-        owner, repo = repository.split("/", 1)
-        integration = GithubIntegration(auth=app_auth, **kwargs)
-        try:
-            installation = integration.get_repo_installation(owner, repo)
-        except Exception as exc:  # PyGithub raises GithubException subclasses
-            raise ServiceError(
-                f"github: no installation of App {app_id} on {repository} — install the App "
-                "there or set KEYTURN_GITHUB_APP_INSTALLATION_ID"
-            ) from exc
-        return app_auth.get_installation_auth(int(installation.id))
-    if token:
-        return Auth.Token(token)
-    raise UsageError(NO_CREDENTIALS)
 
 
 def _json(raw: str) -> Any:
