@@ -230,7 +230,8 @@ def test_failed_delete_of_a_grace_entry_is_retried_by_the_rerun(tmp_path: Path, 
     """#8 item 2: the resume check covers the delete as well as the write: an emergency
     rotation whose DELETE of NAME_PREVIOUS failed must delete it on the re-run."""
     ws = Workspace(tmp_path / "ws", openbao, name="GH_SECRET", extra_env={
-        "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "0"})
+        "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "0",
+        "KEYTURN_GITHUB_RETRY_SECONDS": "1"})
     fake.add_repo("acme/worker")
     manifest = ws.root / "keyturn.yml"
     manifest.write_text(manifest.read_text().replace(

@@ -88,13 +88,23 @@ class Runtime:
             self._stores[store_name] = build_store(store_name, config, self.environ)
         return self._stores[store_name]
 
-    def targets_for(self, name: str) -> list[BoundTarget]:
+    def _factory(self) -> TargetFactory:
         if self._targets is None:
             self._targets = TargetFactory(self.manifest.base_dir, self.environ)
+        return self._targets
+
+    def targets_for(self, name: str) -> list[BoundTarget]:
         out: list[BoundTarget] = []
         for cfg in self.secret(name).targets:
-            out.extend(self._targets.build(name, cfg))
+            out.extend(self._factory().build(name, cfg))
         return out
+
+    def load_target_cache(self, data: Any) -> None:
+        """Seed the targets' caches (public keys, repository ids) from a journal."""
+        self._factory().load_target_cache(data)
+
+    def target_cache(self, bounds: list[BoundTarget]) -> dict[str, Any]:
+        return self._factory().target_cache(bounds)
 
     def checks(self, configs: list[Any]) -> list[Check]:
         return [build_check(c, self.manifest.base_dir, self.environ) for c in configs]
