@@ -3,8 +3,9 @@
 One ``git cat-file --batch-check`` pass learns each blob's type and size (so blobs above
 ``--max-file-size`` are never read), then one ``git cat-file --batch`` process streams
 the contents while a writer thread feeds it ids. Blobs are scanned in-process, or for
-large histories in a process pool fed with bounded batches, so memory stays flat however
-long the history is. A blob's findings get their value-free fingerprints while its bytes
+large histories in a process pool whose workers each read their chunks of ids through
+their own ``cat-file`` (decompression in parallel, no content through the parent), so
+memory stays flat however long the history is. A blob's findings get their value-free fingerprints while its bytes
 are at hand (:mod:`keyturn.scan.fingerprints`); contents are then dropped. Imports the
 stdlib and keyturn.scan; never stores, targets or SDKs.
 """
@@ -15,7 +16,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from keyturn.errors import UsageError
@@ -26,8 +27,9 @@ from keyturn.scan.fingerprints import stamp
 from keyturn.scan.model import Finding, ScanOptions
 from keyturn.scan.runner import POOL_MIN_BYTES, BatchResult, EngineSpec, scan_one
 
-BATCH_BYTES = 2 * 1024 * 1024
-BATCH_ITEMS = 256
+#: A pool worker's unit of work: this many bytes or blobs, read by its own cat-file.
+CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_ITEMS = 400
 
 Item = tuple[str, str, bytes]  # (blob id, path it is scanned under, content)
 
@@ -127,11 +129,13 @@ def _init_worker(spec: EngineSpec) -> None:
     _worker = (spec.build(), spec.fingerprint_key)
 
 
-def _run_batch(items: list[Item], opts: ScanOptions) -> BlobBatch:
+def _run_chunk(root: str, chunk: list[tuple[str, str]], opts: ScanOptions) -> BlobBatch:
+    """Worker: read this chunk's blobs with its own ``git cat-file --batch`` and scan them."""
     assert _worker is not None
     out = BlobBatch()
-    for item in items:
-        _scan_item(_worker[0], _worker[1], item, opts, out)
+    paths = dict(chunk)
+    for blob, data in iter_blobs(root, [b for b, _ in chunk]):
+        _scan_item(_worker[0], _worker[1], (blob, paths[blob], data), opts, out)
     return out
 
 
@@ -143,21 +147,24 @@ def _workers(total_bytes: int, count: int, opts: ScanOptions) -> int:
     return min(os.cpu_count() or 1, 4) if total_bytes >= POOL_MIN_BYTES else 1
 
 
-def _batches(root: str, ids: list[str], paths: dict[str, str]) -> Iterator[list[Item]]:
-    batch: list[Item] = []
+def _chunks(ids: list[str], sizes: dict[str, int], paths: dict[str, str]) -> list[list[tuple[str, str]]]:
+    chunks: list[list[tuple[str, str]]] = [[]]
     size = 0
-    for blob, data in iter_blobs(root, ids):
-        batch.append((blob, paths[blob], data))
-        size += len(data)
-        if size >= BATCH_BYTES or len(batch) >= BATCH_ITEMS:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+    for blob in ids:
+        if size >= CHUNK_BYTES or len(chunks[-1]) >= CHUNK_ITEMS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((blob, paths[blob]))
+        size += sizes[blob]
+    return [c for c in chunks if c]
 
 
 def scan_blobs(root: str, wanted: dict[str, str], opts: ScanOptions, spec: EngineSpec) -> BlobBatch:
-    """Scan each blob of ``wanted`` ({id: path to scan it under}) once."""
+    """Scan each blob of ``wanted`` ({id: path to scan it under}) once.
+
+    In a pool each worker reads its own chunks through its own ``git cat-file``, so
+    decompression runs in parallel too and no content passes through this process.
+    """
     sizes = blob_sizes(root, list(wanted))
     ids = [b for b in wanted if 0 < sizes.get(b, -1) <= opts.max_file_size]
     total = BlobBatch(skipped=sum(1 for b in wanted if sizes.get(b, 0) > opts.max_file_size))
@@ -167,14 +174,8 @@ def scan_blobs(root: str, wanted: dict[str, str], opts: ScanOptions, spec: Engin
         for blob, data in iter_blobs(root, ids):
             _scan_item(engine, spec.fingerprint_key, (blob, wanted[blob], data), opts, total)
         return total
-    pending: set[Future[BlobBatch]] = set()
+    chunks = _chunks(ids, sizes, wanted)
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        for batch in _batches(root, ids, wanted):
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    total.add(fut.result())
-            pending.add(pool.submit(_run_batch, batch, opts))
-        for fut in pending:
-            total.add(fut.result())
+        for part in pool.map(_run_chunk, [root] * len(chunks), chunks, [opts] * len(chunks)):
+            total.add(part)
     return total

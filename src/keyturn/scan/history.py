@@ -158,9 +158,16 @@ class PathFilter:
         self.opts = opts
         self.prefix = prefix
         self.excl = Excluder.for_root(scan_root, opts.excludes)
+        self._seen: dict[str, bool] = {}
 
     def keep(self, path: str) -> bool:
         """``path`` is repo-relative; exclude globs match it relative to the scan root."""
+        known = self._seen.get(path)
+        if known is None:
+            known = self._seen[path] = self._keep(path)
+        return known
+
+    def _keep(self, path: str) -> bool:
         rel = path[len(self.prefix) + 1 :] if self.prefix and path.startswith(self.prefix + "/") else path
         parts = rel.split("/")
         dirs = parts[:-1]
