@@ -254,21 +254,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--versions", default=DEFAULT_VERSIONS)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/keyturn-history-bench"))
+    ap.add_argument("--repo", type=Path, help="benchmark this existing repository's history instead")
     ap.add_argument("--skip-kingfisher", action="store_true")
     ap.add_argument("--tag", default="")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
 
     versions = args.versions.split(",")
-    wheels = download(args.package, versions, args.workdir / "wheels")
     repo = args.workdir / "repo"
     bare = args.workdir / "repo.git"
     marker = args.workdir / "built.json"
     recipe = {"package": args.package, "versions": versions}
-    if marker.exists() and json.loads(marker.read_text()).get("recipe") == recipe and bare.exists():
+    if args.repo:
+        repo, bare, plants, versions = args.repo.resolve(), args.workdir / "given.git", [], []
+        args.package = repo.name
+        if bare.exists():
+            shutil.rmtree(bare)
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        git(args.workdir, "clone", "-q", "--bare", "--single-branch", str(repo), str(bare))
+    elif marker.exists() and json.loads(marker.read_text()).get("recipe") == recipe and bare.exists():
         plants = json.loads(marker.read_text())["plants"]  # the same history, built before
     else:
-        plants = build_history(wheels, repo)
+        plants = build_history(download(args.package, versions, args.workdir / "wheels"), repo)
         if bare.exists():
             shutil.rmtree(bare)
         git(args.workdir, "clone", "-q", "--bare", str(repo), str(bare))
@@ -320,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         "kingfisher_version": version("kingfisher-bin") if kf_bin else None,
         "results": rows,
     }  # fmt: skip
-    print(f"\n{hist['commits']} commits ({len(versions)} {args.package} releases + {len(plants)} plant commits), "
-          f"{hist['blobs']} unique blobs, {hist['blob_bytes'] / 1e6:.1f} MB\n")  # fmt: skip
+    what = f"{len(versions)} {args.package} releases + {len(plants)} plant commits" if versions else args.package
+    print(f"\n{hist['commits']} commits ({what}), {hist['blobs']} unique blobs, {hist['blob_bytes'] / 1e6:.1f} MB\n")
     print("| tool | wall (s), median | MB/s of history | peak RSS (MB) | blobs scanned | MB scanned "
           "| findings | planted files found |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

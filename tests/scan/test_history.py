@@ -218,3 +218,15 @@ def test_read_log_lists_changes_with_parent_blobs(git_repo: GitRepo) -> None:
     assert (first_a.commit, first_a.parents) == (0, ())
     assert second_a.commit == 1 and second_a.parents == ((first_a.blob, "a.txt"),)
     assert b.parents == () and b.path == "b.txt"
+
+
+def test_all_refs_includes_unmerged_branches(git_repo: GitRepo, fakes: Fakes) -> None:
+    git_repo.write("a.py", "x = 1\n")
+    git_repo.commit()
+    git_repo.git("checkout", "-q", "-b", "wip")
+    git_repo.write("wip.py", f'T = "{fakes.github()}"\n')
+    wip = git_repo.commit("never merged")
+    git_repo.git("checkout", "-q", "main")
+    assert _history(git_repo)[0] == 0  # HEAD does not reach it
+    code, doc = _history(git_repo, "ALL")
+    assert code == 1 and _found(doc) == [("wip.py", 1, "github-token", wip)]

@@ -35,7 +35,8 @@ modes:
                                  commit removed them (pull-request gate)
   keyturn scan --staged          only staged lines (pre-commit hook)
   keyturn scan --history [RANGE] every blob each commit of RANGE introduced (default
-                                 HEAD: the whole history), with commit and author date
+                                 HEAD: the whole history; ALL: every ref), with commit
+                                 and author date
 
 exit codes: 0 no new findings, 1 new findings (not in --baseline), 2 usage error.
 Values are never printed: findings carry locations and value-free fingerprints only.
@@ -92,7 +93,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         nargs="?",
         const="HEAD",
         metavar="RANGE",
-        help="scan every blob the commits of git range RANGE introduced (default: HEAD)",
+        help="scan every blob the commits of git range RANGE introduced (default: HEAD; ALL = every ref)",
     )
     p.add_argument(
         "--baseline", metavar="F", help="detect-secrets baseline: findings listed in it do not fail"

@@ -30,6 +30,8 @@ from keyturn.scan.model import Finding, ScanOptions, ScanResult, Summary
 from keyturn.scan.runner import EngineSpec
 
 _NULL_CHUNK = 1 << 20
+#: ``--history ALL``: every branch, tag and other ref, not just what HEAD reaches.
+ALL_REFS = "ALL"
 #: Modes whose "blob" is not file content: a submodule commit (gitlink) and a symlink target.
 _NOT_CONTENT = ("160000", "120000")
 
@@ -102,12 +104,16 @@ def _decode(raw: bytes) -> str:
 
 def read_log(root: str, rev_range: str, pathspec: str = "") -> tuple[list[Commit], list[Change]]:
     """Commits of ``rev_range`` (oldest first) and every content change they made."""
-    gitmodes.check_revision("--history", rev_range)
+    if rev_range == ALL_REFS:
+        revs = ["--all"]
+    else:
+        gitmodes.check_revision("--history", rev_range)
+        revs = ["--end-of-options", rev_range]
     args = [
         *gitmodes.GIT_BASE, "-c", "log.showSignature=false", "-c", "diff.renameLimit=2000",
         "log", "-z", "--raw", "--no-abbrev", "-M", "--diff-merges=combined", "--reverse",
         "--topo-order", "--no-decorate", "--no-color", "--format=%x01%H%x00%aI",
-        "--end-of-options", rev_range, "--", *([pathspec] if pathspec else []),
+        *revs, "--", *([pathspec] if pathspec else []),
     ]  # fmt: skip
     try:
         proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
