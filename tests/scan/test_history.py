@@ -230,3 +230,17 @@ def test_all_refs_includes_unmerged_branches(git_repo: GitRepo, fakes: Fakes) ->
     assert _history(git_repo)[0] == 0  # HEAD does not reach it
     code, doc = _history(git_repo, "ALL")
     assert code == 1 and _found(doc) == [("wip.py", 1, "github-token", wip)]
+
+
+def test_a_git_that_stops_early_is_an_error_not_a_clean_scan(git_repo: GitRepo, fakes: Fakes) -> None:
+    from keyturn.errors import UsageError
+    from keyturn.scan import blobs
+
+    git_repo.write("a.py", f'T = "{fakes.github()}"\n')
+    git_repo.commit()
+    blob = git_repo.git("rev-parse", "HEAD:a.py").strip()
+    assert [b for b, _ in blobs.iter_blobs(str(git_repo.path), [blob])] == [blob]
+    missing_repo = git_repo.path.parent / "elsewhere"
+    missing_repo.mkdir()
+    with pytest.raises(UsageError, match="stopped after 0 of 1"):
+        list(blobs.iter_blobs(str(missing_repo), [blob]))  # not a repository: cat-file exits at once

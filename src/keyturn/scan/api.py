@@ -113,6 +113,7 @@ def scan(req: ScanRequest) -> ScanResult:
             findings = _merge_history(findings, hist).findings
             files += hist.summary.files_scanned
             size += hist.summary.bytes_scanned
+            skipped += hist.summary.files_skipped
     if req.baseline is not None:
         findings = baseline_mod.mark(findings, req.baseline)
     summary = Summary(

@@ -93,10 +93,10 @@ def iter_blobs(root: str, ids: list[str]) -> Iterator[tuple[str, bytes]]:
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     try:
-        for _ in ids:
+        for done, _ in enumerate(ids):
             header = stdout.readline().split()
-            if len(header) < 2:
-                break
+            if len(header) < 2:  # git ended early: never report a partial history as clean
+                raise UsageError(f"git cat-file stopped after {done} of {len(ids)} objects in {root}")
             if header[1] != b"blob" or len(header) != 3:
                 continue
             size = int(header[2])
