@@ -133,3 +133,25 @@ def test_masked_line_masks_every_reported_span() -> None:
 
     assert masked_line('  a = "SECRET1", b = "SECRET2"  ', [(7, 14), (22, 29)]) == 'a = "\0", b = "\0"'
     assert masked_line("abc", []) == "abc"
+
+
+def test_history_sarif_validates_and_names_the_commit(tmp_path: Path, fakes: Fakes, validator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.scan._support import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("a.py", f'T = "{fakes.github()}"\n')
+    added = repo.commit()
+    repo.write("a.py", "x = 1\n")
+    repo.commit()
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    res = run_scan([str(repo.path), "--history", "--format", "sarif"])
+    assert res.code == 1
+    doc = json.loads(res.out)
+    validator.validate(doc)
+    [r] = doc["runs"][0]["results"]
+    assert r["properties"]["commit"] == added and r["properties"]["authorDate"]
+    assert f"added by commit {added[:12]}" in r["message"]["text"]
+    assert f"| `{added[:12]}` (history: rotate) |" in summary.read_text()
+    assert f"added by commit {added[:12]}" in res.err  # the ::error annotation says so too
