@@ -124,3 +124,25 @@ def test_diff_base_that_looks_like_an_option_is_refused(git_repo: GitRepo, tmp_p
     target = tmp_path / "out"
     res = run_scan([str(git_repo.path), f"--diff=--output={target}"])
     assert res.code == 2 and not target.exists()
+
+
+def test_gate_on_a_github_style_merge_commit(git_repo: GitRepo, fakes: Fakes) -> None:
+    """Actions checks out refs/pull/N/merge (base tip + PR merged) and diffs against the base sha."""
+    _feature(git_repo)
+    git_repo.write("app.py", f'x = 1\nTOKEN = "{fakes.github()}"\n')
+    added = git_repo.commit("oops")
+    git_repo.write("app.py", "x = 1\n")
+    git_repo.commit("remove")
+    git_repo.git("checkout", "-q", "main")
+    git_repo.write("README.md", "hello\nmain moved on\n")
+    base = git_repo.commit("main moves on")
+    git_repo.git("checkout", "-q", "--detach", base)
+    git_repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request", "feature")
+    code, found = _json_against(git_repo, base)
+    assert code == 1 and [(f["path"], f["commit"]) for f in found] == [("app.py", added)]
+
+
+def _json_against(repo: GitRepo, base: str) -> tuple[int, list[dict]]:  # type: ignore[type-arg]
+    res = run_scan([str(repo.path), "--diff", base, "--format", "json"])
+    assert res.code in (0, 1), res.err
+    return res.code, json.loads(res.out)["findings"]
