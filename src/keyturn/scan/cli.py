@@ -86,7 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "path", nargs="?", default=".", metavar="PATH", help="file or directory to scan (default: .)"
     )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--diff", metavar="BASE", help="scan only lines added since git revision BASE")
+    mode.add_argument(
+        "--diff", metavar="BASE", help="scan lines added since git revision BASE and every commit since"
+    )
     mode.add_argument("--staged", action="store_true", help="scan only staged lines (for pre-commit)")
     mode.add_argument(
         "--history",
