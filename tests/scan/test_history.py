@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -244,3 +246,25 @@ def test_a_git_that_stops_early_is_an_error_not_a_clean_scan(git_repo: GitRepo, 
     missing_repo.mkdir()
     with pytest.raises(UsageError, match="stopped after 0 of 1"):
         list(blobs.iter_blobs(str(missing_repo), [blob]))  # not a repository: cat-file exits at once
+
+
+def test_a_chatty_git_log_does_not_block(
+    git_repo: GitRepo, fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git may print a warning per commit (rename limits…): stderr must never fill a pipe and stall the scan."""
+    git_repo.write("a.py", f'T = "{fakes.github()}"\n')
+    added = git_repo.commit()
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True, check=True).stdout.strip()
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" log "*) head -c 300000 /dev/zero | tr "\\0" "w" >&2;; esac\n'
+        f'exec "{real}" "$@"\n'
+    )
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    # A guard so a regression fails instead of hanging the suite (not a speed assertion).
+    with ThreadPoolExecutor(1) as pool:
+        commits, changes = pool.submit(read_log, str(git_repo.path), "HEAD").result(timeout=300)
+    assert [c.sha for c in commits] == [added] and len(changes) == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,9 +116,11 @@ def read_log(root: str, rev_range: str, pathspec: str = "") -> tuple[list[Commit
         "--topo-order", "--no-decorate", "--no-color", "--format=%x01%H%x00%aI",
         *revs, "--", *([pathspec] if pathspec else []),
     ]  # fmt: skip
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: warnings per commit must not block git
     try:
-        proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=errors)
     except FileNotFoundError as exc:
+        errors.close()
         raise gitmodes.git_not_installed() from exc
     commits: list[Commit] = []
     changes: list[Change] = []
@@ -149,8 +152,9 @@ def read_log(root: str, rev_range: str, pathspec: str = "") -> tuple[list[Commit
         )
         changes.append(Change(len(commits) - 1, paths[-1], new_blob, parents))
     proc.wait()
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+    errors.seek(0)
+    err = errors.read().decode("utf-8", "replace").strip().splitlines()
+    errors.close()
     if proc.returncode != 0:
         detail = err[-1] if err else f"exit {proc.returncode}"
         raise UsageError(f"--history {rev_range}: git log failed in {root}: {detail}")
