@@ -1,7 +1,7 @@
 """The scan engine: one file's text in, findings (without values) out.
 
-:class:`Engine` owns the detectors (keyturn's own, the generic one and the
-detect-secrets stock adapters), the prefilter, the allowlist pragma check and the
+:class:`Engine` owns the detectors (keyturn's own, the provider rules of
+:mod:`keyturn.scan.rulepack`, the generic one and the detect-secrets stock adapters), the prefilter, the allowlist pragma check and the
 keyed fingerprints. Values never leave this module: a finding holds HMACs only
 (``fingerprint`` under the stable project/user key, the live-secret comparison under a
 per-run random key) plus the SHA-1 that detect-secrets baselines use. Imports the
@@ -16,11 +16,13 @@ import re
 from collections.abc import Mapping
 from types import SimpleNamespace
 
+from keyturn.scan import filters
 from keyturn.scan.detectors import BUILTIN, Detector
 from keyturn.scan.generic import GENERIC
 from keyturn.scan.live import LIVE_DETECTOR
 from keyturn.scan.model import Finding, LiveMatch
 from keyturn.scan.prefilter import Prefilter
+from keyturn.scan.rulepack import rule_detectors
 from keyturn.scan.stock import stock_detectors
 
 _PRAGMA_HINT = "pragma"
@@ -41,7 +43,7 @@ _TOKEN = re.compile(r"[^\s\"'`,;()<>{}\[\]|]{8,}")
 
 
 def all_detectors() -> list[Detector]:
-    return [*BUILTIN, GENERIC, *stock_detectors(), LIVE_DETECTOR]
+    return [*BUILTIN, *rule_detectors(), GENERIC, *stock_detectors(), LIVE_DETECTOR]
 
 
 def _prefer_detectors(found: list[Finding]) -> list[Finding]:
@@ -105,6 +107,7 @@ class Engine:
         if not cands:
             return found
         line_no, counted_to = 1, 0
+        docs: list[tuple[int, int]] | None = None
         for start in sorted(cands):
             end = text.find("\n", start)
             if end < 0:
@@ -116,6 +119,12 @@ class Engine:
                 det = self.detectors[idx]
                 for h in det.find(line, text, start, path):
                     hits.append((idx, h))
+            hits = [h for h in hits if not filters.documented_example(line[: h[1][0]])]
+            if hits and path.endswith(".py"):
+                if docs is None:
+                    docs = filters.doc_block_ranges(path, text)
+                if any(lo <= start < hi for lo, hi in docs):
+                    continue
             if not hits:
                 continue
             line_no += text.count("\n", counted_to, start)

@@ -399,3 +399,40 @@ def random_letters_value(value: str) -> bool:
         and changes >= len(letters) // 5
         and shannon_entropy(value) >= 3.5
     )
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID.match(value))
+
+
+_DOC_PHRASE = re.compile(
+    r"(?i)(?:for example|e\.g\.|\bi\.e\.|looks (?:something )?like(?: this)?|such as|\bexample\b[^A-Za-z0-9]{0,4})"
+    r"[^A-Za-z0-9]{0,40}$"
+)
+
+
+def documented_example(before: str) -> bool:
+    """The text just before a value on its line introduces an example (``e.g.``, ``Example -``,
+    ``A token looks something like this: <code>sp=r&…``): documentation, not a leak."""
+    before = before[-300:]
+    cut = max(before.rfind(c) for c in " \t\"'>`(")  # back to the start of the value's word
+    head = _HTML_TAG.sub(" ", before[: cut + 1])
+    return bool(_DOC_PHRASE.search(before) or _DOC_PHRASE.search(head))
+
+
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,10}>")
+
+
+_DOC_BLOCK = re.compile(r"""(?m)^(?:EXAMPLES|DOCUMENTATION|RETURN)[ \t]*=[ \t]*[rRuU]?(\'\'\'|\"\"\")""")
+
+
+def doc_block_ranges(path: str, text: str) -> list[tuple[int, int]]:
+    """Character ranges of Ansible-style module documentation (``EXAMPLES = r\'\'\'…\'\'\'``,
+    ``DOCUMENTATION``, ``RETURN``) in a Python file: sample playbooks, not configuration."""
+    if not path.endswith(".py") or "EXAMPLES" not in text and "DOCUMENTATION" not in text:
+        return []
+    out: list[tuple[int, int]] = []
+    for m in _DOC_BLOCK.finditer(text):
+        end = text.find(m.group(1), m.end())
+        out.append((m.end(), len(text) if end < 0 else end))
+    return out
