@@ -16,6 +16,7 @@ from typing import Any
 
 from keyturn.scan import baseline as baseline_mod
 from keyturn.scan import gitmodes
+from keyturn.scan.gitleaks import load_config
 from keyturn.scan.files import Target, is_vendored_dir, repo_prefix, walk
 from keyturn.scan.live import LiveProvider, live_fingerprints
 from keyturn.scan.model import LiveMatch, ScanOptions, ScanResult, Summary, fingerprint_key
@@ -31,6 +32,7 @@ class ScanRequest:
     manifest: str | None = None
     options: ScanOptions = field(default_factory=ScanOptions)
     live_provider: LiveProvider | None = None
+    config: str | None = None  # a gitleaks-compatible .gitleaks.toml (custom rules, allowlists)
 
 
 def _vendored(target: Target) -> bool:
@@ -49,7 +51,8 @@ def scan(req: ScanRequest) -> ScanResult:
     live: dict[str, LiveMatch] = {}
     if req.manifest:
         live_key, live = live_fingerprints(req.manifest, req.live_provider)
-    spec = EngineSpec(fingerprint_key(), live, live_key)
+    custom = load_config(req.config) if req.config else None
+    spec = EngineSpec(fingerprint_key(), live, live_key, custom)
     opts = req.options
     line_filter: dict[str, set[int]] | None = None
     targets: list[Target] | Any

@@ -14,10 +14,14 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from types import SimpleNamespace
 
 from keyturn.scan import filters
+from keyturn.scan.decoded import decoded_spans
+from keyturn.errors import UsageError
 from keyturn.scan.detectors import BUILTIN, Detector
+from keyturn.scan.gitleaks import Allowlist, CustomConfig, allowed, custom_detectors
 from keyturn.scan.generic import GENERIC
 from keyturn.scan.live import LIVE_DETECTOR
 from keyturn.scan.model import Finding, LiveMatch
@@ -71,8 +75,18 @@ class Engine:
         live_key: bytes = b"",
         *,
         use_hyperscan: bool = True,
+        custom: CustomConfig | None = None,
     ) -> None:
         self.detectors: list[Detector] = all_detectors()
+        self._allow: tuple[Allowlist, ...] = ()
+        if custom is not None:
+            taken = {d.id for d in self.detectors}
+            clash = sorted(d.id for d in custom_detectors(custom) if d.id in taken)
+            if clash:
+                raise UsageError(f"--config {custom.source}: rule id(s) {', '.join(clash)} are keyturn's own")
+            self.detectors.extend(custom_detectors(custom))
+            self._allow = custom.allowlists
+        self._fulltext = [(i, re.compile(d.fulltext)) for i, d in enumerate(self.detectors) if d.fulltext]
         self._prefilter = Prefilter([d.prefilter for d in self.detectors], use_hyperscan=use_hyperscan)
         self._fp_key = fingerprint_key
         self._live = dict(live or {})
@@ -95,12 +109,27 @@ class Engine:
         return self.scan_bytes(path, text.encode("utf-8", "surrogateescape"), lines, text)
 
     def scan_bytes(
-        self, path: str, data: bytes, lines: set[int] | None = None, text: str | None = None
+        self,
+        path: str,
+        data: bytes,
+        lines: set[int] | None = None,
+        text: str | None = None,
+        *,
+        _decode: bool = True,
     ) -> list[Finding]:
         """Scan one file; ``lines`` restricts findings to those 1-based line numbers."""
         if text is None:
             text = data.decode("utf-8", "surrogateescape")
+        found = self._scan_plain(path, data, text, lines)
+        if _decode and (b'"auth"' in data or b"asic " in data or b"ASIC " in data or b"kind: Secret" in data):
+            found.extend(self._scan_decoded(path, text, lines, found))
+        return found
+
+    def _scan_plain(self, path: str, data: bytes, text: str, lines: set[int] | None) -> list[Finding]:
         cands = self._prefilter.candidates(data, text)
+        for idx, rx in self._fulltext:  # custom rules without keywords
+            for m in rx.finditer(text):
+                cands.setdefault(text.rfind("\n", 0, m.start()) + 1, set()).add(idx)
         found: list[Finding] = []
         if self._live:
             found.extend(self._live_sweep(path, text, lines))
@@ -138,10 +167,40 @@ class Engine:
                 prev = text[prev_start : max(prev_start, start - 1)].rstrip("\r") if start else ""
                 if is_line_allowlisted(path, line, SimpleNamespace(previous_line=prev)):  # type: ignore[arg-type]
                     continue
-            found.extend(self._to_findings(path, line_no, hits))
+            found.extend(self._to_findings(path, line_no, hits, line))
         if self._live and len(found) > 1:
             found = _prefer_detectors(found)
         return found
+
+    def _scan_decoded(self, path: str, text: str, lines: set[int] | None, found: list[Finding]) -> list[Finding]:
+        """Base64-wrapped credentials (:mod:`keyturn.scan.decoded`), reported at the base64 span."""
+        out: list[Finding] = []
+        split: list[str] | None = None
+        for line_no, col, end_col, synthetic in decoded_spans(path, text):
+            if lines is not None and line_no not in lines:
+                continue
+            there = [f for f in (*found, *out) if f.line == line_no and f.column < end_col and col < f.end_column]
+            if any(f.detector != GENERIC.id for f in there):
+                continue  # already reported there by its format
+            if split is None:
+                split = text.split("\n")
+            if _PRAGMA_HINT in split[line_no - 1]:
+                from detect_secrets.filters.allowlist import is_line_allowlisted
+
+                prev = split[line_no - 2] if line_no > 1 else ""
+                if is_line_allowlisted(path, split[line_no - 1], SimpleNamespace(previous_line=prev)):  # type: ignore[arg-type]
+                    continue
+            inner = self.scan_bytes(path, synthetic.encode("utf-8", "surrogateescape"), None, synthetic, _decode=False)
+            if not inner:  # decoded, it is a placeholder or a plain word: the encoded form is not a secret
+                for f in there:
+                    (found if f in found else out).remove(f)
+                continue
+            if there and inner[0].detector == GENERIC.id:
+                continue  # the encoded form is already reported as a generic finding
+            for f in there:  # the decoded format (github-token, …) says more than generic-secret
+                (found if f in found else out).remove(f)
+            out.append(replace(inner[0], line=line_no, column=col, end_line=line_no, end_column=end_col))
+        return out
 
     def _live_sweep(self, path: str, text: str, lines: set[int] | None) -> list[Finding]:
         """Every value-like token compared (by keyed hash) with the managed live values."""
@@ -181,7 +240,7 @@ class Engine:
         return out
 
     def _to_findings(
-        self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]]
+        self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]], line: str = ""
     ) -> list[Finding]:
         # Where spans overlap, the more specific detector wins (generic < URL credentials < formats).
         ranked = [(_rank(self.detectors[idx].id, v), s, e) for idx, (s, e, v, _) in hits]
@@ -194,6 +253,8 @@ class Engine:
             det = self.detectors[idx].id
             if (det, s, e) in seen:
                 continue
+            if self._allow and allowed(self._allow, det, path, line, value, value):
+                continue  # a global allowlist of the --config file
             seen.add((det, s, e))
             out.append(
                 Finding(
