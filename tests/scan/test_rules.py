@@ -7,6 +7,8 @@ prefilter fallback must agree with Hyperscan on every example.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from keyturn.scan.engine import Engine, all_detectors
@@ -97,3 +99,29 @@ def test_malformed_rule_files_are_named(doc: dict[str, object], message: str) ->
     with pytest.raises(RuleError, match="rules/x.toml") as err:
         parse_rules(doc, "rules/x.toml")
     assert message in str(err.value)
+
+
+def test_prefilter_takes_each_rules_keywords() -> None:
+    by_id = {d.id: d for d in all_detectors()}
+    for rule in RULES:
+        pats = [p for p, _ in by_id[rule.id].prefilter]
+        if rule.prefilter:
+            assert pats == list(rule.prefilter), rule.id
+        else:
+            assert pats == [re.escape(k) for k in rule.keywords], rule.id
+
+
+def test_context_words_start_a_word(engine: Engine) -> None:
+    rule = next(r for r in RULES if r.id == "ably-api-key")
+    line = rule.examples[0]
+    assert "ably-api-key" in _ids(engine, line)
+    value = line.split('"')[1]
+    assert "ably-api-key" not in _ids(engine, f'probably_key = "{value}"')
+
+
+def test_examples_are_bare_tokens_and_neutral_json() -> None:
+    """Prefix rules are proven on a log line and a JSON value with a neutral key, not an assignment."""
+    for rule in RULES:
+        if not rule.context:
+            assert any(" DEBUG " in ex for ex in rule.examples), rule.id
+            assert any(ex.startswith('{"value": ') for ex in rule.examples), rule.id

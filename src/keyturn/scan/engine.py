@@ -18,7 +18,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 from keyturn.scan import filters
-from keyturn.scan.decoded import decoded_spans
+from keyturn.scan.decoded import DECODE_TRIGGERS, decoded_spans
 from keyturn.errors import UsageError
 from keyturn.scan.detectors import BUILTIN, Detector
 from keyturn.scan.gitleaks import Allowlist, CustomConfig, allowed, custom_detectors
@@ -87,7 +87,11 @@ class Engine:
             self.detectors.extend(custom_detectors(custom))
             self._allow = custom.allowlists
         self._fulltext = [(i, re.compile(d.fulltext)) for i, d in enumerate(self.detectors) if d.fulltext]
-        self._prefilter = Prefilter([d.prefilter for d in self.detectors], use_hyperscan=use_hyperscan)
+        # one more pattern set after the detectors': where base64-wrapped credentials may sit
+        self._decode_idx = len(self.detectors)
+        self._prefilter = Prefilter(
+            [*(d.prefilter for d in self.detectors), DECODE_TRIGGERS], use_hyperscan=use_hyperscan
+        )
         self._fp_key = fingerprint_key
         self._live = dict(live or {})
         self._live_key = live_key
@@ -120,13 +124,20 @@ class Engine:
         """Scan one file; ``lines`` restricts findings to those 1-based line numbers."""
         if text is None:
             text = data.decode("utf-8", "surrogateescape")
-        found = self._scan_plain(path, data, text, lines)
-        if _decode and (b'"auth"' in data or b"asic " in data or b"ASIC " in data or b"kind: Secret" in data):
+        cands = self._prefilter.candidates(data, text)
+        decode = False
+        for bucket in cands.values():
+            if self._decode_idx in bucket:
+                bucket.discard(self._decode_idx)
+                decode = True
+        found = self._scan_plain(path, text, lines, cands)
+        if _decode and decode:
             found.extend(self._scan_decoded(path, text, lines, found))
         return found
 
-    def _scan_plain(self, path: str, data: bytes, text: str, lines: set[int] | None) -> list[Finding]:
-        cands = self._prefilter.candidates(data, text)
+    def _scan_plain(
+        self, path: str, text: str, lines: set[int] | None, cands: dict[int, set[int]]
+    ) -> list[Finding]:
         for idx, rx in self._fulltext:  # custom rules without keywords
             for m in rx.finditer(text):
                 cands.setdefault(text.rfind("\n", 0, m.start()) + 1, set()).add(idx)

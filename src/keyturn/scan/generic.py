@@ -56,7 +56,7 @@ PREFILTER = ci(
     r"(?:aws_?secret_?access_?key|secretaccesskey|aws_secret)[\"']?[ \t]*[:=][ \t]*[\"']?[0-9a-zA-Z/+]{40}",
 )
 _ASSIGN = re.compile(
-    r"""(?:(?<![\w$@\\])|(?<=\\n))(?P<name>[A-Za-z_$@][\w.\-$]{0,80}+)["'`]?\]?"""
+    r"""(?<![\w$@\\])(?P<name>[A-Za-z_$@][\w.\-$]{0,80}+)["'`]?\]?"""
     # an optional type annotation: `: &str`, `: &'static str`, `: String`, ` string` (Go)
     r"""(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?[A-Za-z_][\w.]{0,40}+(?:<[\w, ]{1,40}>)?\??(?=[ \t]*=[^=>])|[ \t]+(?:string|String|str)(?=[ \t]*=[^=>]))?"""
     r"""[ \t]*(?P<op>:::=|::=|:=|\?=|\+=|\.=|=>|==|!=|=|:)[ \t]*"""
@@ -192,7 +192,9 @@ def find_generic(line: str, text: str, offset: int, path: str = "") -> Iterator[
 
 def _find_in(line: str, path: str) -> Iterator[Hit]:
     unquoted_ok = _ext(path) in _CONFIG_EXT or bool(_SHELLISH.match(line))
-    for m in _ASSIGN.finditer(line):
+    # literal \n inside a JSON/YAML string separates assignments: read it as whitespace (same offsets)
+    scan = line.replace("\\n", "  ") if "\\n" in line else line
+    for m in _ASSIGN.finditer(scan):
         before = line[max(0, m.start() - 2) : m.start()]
         # KEY=value inside a JSON/YAML string: "DEBUG=1\nAPI_TOKEN=…\n" or ["API_TOKEN=…"]
         in_string = before == "\\n" or (before[-1:] == '"' and m.group("op") == "=")

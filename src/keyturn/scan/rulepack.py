@@ -5,7 +5,8 @@ documented) and one or more ``[[rules]]``:
 
 ``id``, ``name``        detector id (SARIF rule id) and title
 ``pattern``             Python regex; the secret is group ``group`` (default 1, or 0 without groups)
-``keywords``            literals (matched caseless) that any real match contains: they feed the
+``keywords``            literals that any real match contains (case-sensitive; caseless for
+                        ``context`` rules, where they are the context words): they feed the
                         Hyperscan prefilter, so a line without one never reaches ``pattern``
 ``prefilter``           optional bounded regexes used instead of ``keywords`` for short keywords
 ``prefix``              regex for the fixed part stripped before placeholder checks (default: the
@@ -233,9 +234,11 @@ def load_rules() -> tuple[Rule, ...]:
 
 
 def _prefilter_patterns(rule: Rule) -> tuple[tuple[str, bool], ...]:
+    """Token prefixes are case-sensitive literals (Hyperscan's fastest path); context words
+    (``heroku``, ``datadog``) are matched in any case."""
     if rule.prefilter:
         return tuple((p, False) for p in rule.prefilter)
-    return tuple((re.escape(k), True) for k in rule.keywords)
+    return tuple((re.escape(k), bool(rule.context)) for k in rule.keywords)
 
 
 def rule_finder(rule: Rule) -> Finder:
@@ -245,14 +248,20 @@ def rule_finder(rule: Rule) -> Finder:
     check = CHECKSUMS[rule.checksum] if rule.checksum else None
     keywords = tuple(k.lower() for k in rule.keywords)
     group = rule.group or 0
+    # context words start a word: "ably" must not match "probably"
+    context = (
+        re.compile("(?i)(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in rule.context) + ")")
+        if rule.context
+        else None
+    )
 
     def find(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
         if not compiled:
             compiled.append(re.compile(rule.pattern))
             strip.append(re.compile(rule.prefix) if rule.prefix else None)
-        if rule.context:
-            window = text[max(0, offset - 160) : offset + len(line)].lower()
-            if not any(w in window for w in rule.context):
+        if context is not None:
+            window = text[max(0, offset - 160) : offset + len(line)]
+            if not context.search(window):
                 return
         for m in compiled[0].finditer(line):
             value = m.group(group)
