@@ -486,13 +486,13 @@ def _camel_identifier(value: str) -> bool:
     return len(tokens) >= 3 and letters > 0 and wordy >= 0.8 * letters
 
 
-_WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:[A-Z][a-z]+){0,2}"
-#: word + digits (Testing@123, Cluster1!, #testABCdef1234!), digits + word (#1234Abc)
+_WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:[A-Z]+[a-z]*){0,2}"
+#: word + digits (Testing@123, Cluster1!, #testABCdef1234!), digits + word (#1234Abc, #123Dell456!)
 _MEMORABLE = re.compile(
-    r"[#!@$*]?(?:" + _WORD + r"[@#!$._\-]?\d{1,6}[!@#$%*.]{0,2}\d{0,4}|\d{1,6}" + _WORD + r")[!@#$%*.]?"
+    r"[#!@$*]?(?:" + _WORD + r"[@#!$._\-]?\d{1,6}[!@#$%*.]{0,2}\d{0,4}|\d{1,6}" + _WORD + r"\d{0,6})[!@#$%*.]?"
 )
-#: leetspeak words once digits are read as letters (0th3rP@ss, The3rubberducki33!)
-_LEET_WORDS = re.compile(r"[#!@$*]?(?:[A-Z]?[a-z]+){1,3}[!@#$%*.]{0,2}\d{0,4}[!@#$%*.]?")
+#: leetspeak words once digits are read as letters (0th3rP@ss, The3rubberducki33!, C1sco12345)
+_LEET_WORDS = re.compile(r"[#!@$*]?(?:[A-Z]?[a-z]+){1,3}[!@#$%*.]{0,2}\d{0,6}[!@#$%*.]?")
 
 
 def memorable_password(value: str) -> bool:
@@ -502,7 +502,11 @@ def memorable_password(value: str) -> bool:
         return False
     if _MEMORABLE.fullmatch(value):
         return True
-    return _LEET_WORDS.fullmatch(value.translate(_DIGIT_LEET)) is not None and any(c.isdigit() for c in value)
+    inner = _INNER_LEET.sub(lambda m: m.group().translate(_DIGIT_LEET), value)  # leet inside words only
+    return _LEET_WORDS.fullmatch(inner) is not None and any(c.isdigit() for c in value)
+
+
+_INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])|^[0@$](?=[A-Za-z])")
 
 
 def is_structured_non_secret(value: str) -> bool:

@@ -146,10 +146,16 @@ def is_secret_name(name: str) -> bool:
     return not words or words[-1].lower() not in _NON_SECRET_LAST
 
 
+#: Directories of sample configuration: documentation examples and Ansible Molecule test scenarios.
+_SAMPLE_DIRS = frozenset({"example", "examples", "molecule"})
+
+
 def is_example_file(path: str) -> bool:
-    """Documentation example files (``examples-1.json``, ``.env.example``): their values are
-    illustrations. Only the name-based generic detector skips them; token formats still fire."""
-    return "example" in path.rsplit("/", 1)[-1].lower()
+    """Documentation example files (``examples-1.json``, ``.env.example``, ``examples/…``) and
+    Molecule test scenarios (``molecule/default/converge.yml``): their values are illustrations.
+    Only the name-based generic detector skips them; token formats still fire."""
+    parts = path.lower().split("/")
+    return "example" in parts[-1] or any(p in _SAMPLE_DIRS for p in parts[:-1])
 
 
 def _good(value: str, name: str = "") -> bool:
