@@ -19,6 +19,7 @@ from typing import Any
 
 from keyturn.scan import baseline as baseline_mod
 from keyturn.scan import gitmodes
+from keyturn.scan.gitleaks import load_config
 from keyturn.scan.files import Target, is_vendored_dir, repo_prefix, walk
 from keyturn.scan.fingerprints import stamp_files
 from keyturn.scan.history import HistoryResult, origin_key, scan_history
@@ -37,6 +38,7 @@ class ScanRequest:
     manifest: str | None = None
     options: ScanOptions = field(default_factory=ScanOptions)
     live_provider: LiveProvider | None = None
+    config: str | None = None  # a gitleaks-compatible .gitleaks.toml (custom rules, allowlists)
 
 
 def _vendored(target: Target) -> bool:
@@ -82,7 +84,8 @@ def scan(req: ScanRequest) -> ScanResult:
     if req.manifest:
         live_key, live = live_fingerprints(req.manifest, req.live_provider)
     key = fingerprint_key()
-    spec = EngineSpec(key, live, live_key)
+    custom = load_config(req.config) if req.config else None
+    spec = EngineSpec(key, live, live_key, custom)
     opts = req.options
     line_filter: dict[str, set[int]] | None = None
     targets: list[Target]

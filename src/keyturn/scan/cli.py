@@ -127,6 +127,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument(
         "--include-vendored", action="store_true", help="also scan node_modules/, vendor/, .venv/, …"
     )
+    p.add_argument("--config", metavar="F", help="gitleaks-compatible custom rules and allowlists (.gitleaks.toml)")
     p.add_argument("--include-minified", action="store_true", help="also scan minified JS/CSS")
     p.add_argument("--include-generated", action="store_true", help="also scan generated files (_pb2.py, …)")
     p.add_argument("--include-lockfiles", action="store_true", help="also scan lock files (integrity hashes)")
@@ -187,6 +188,7 @@ def _request(args: argparse.Namespace) -> ScanRequest:
         baseline=baseline,
         manifest=args.manifest,
         options=opts,
+        config=args.config,
     )
 
 
