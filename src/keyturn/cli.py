@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from keyturn import __version__, gha
+from keyturn._internal.atomic import AtomicWriteError
 from keyturn.errors import ExitCode, KeyturnError, SmokeFailed, UsageError
 
 ENV_TABLE = {
@@ -45,13 +47,40 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise UsageError(f"{name} must be true or false, not {raw!r}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (no usage block): raised as UsageError for main()."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"invalid choice: ('[^']*') \(choose from (.*)\)",
+                         lambda m: f"invalid choice {m[1]} (choose from {m[2].replace(chr(39), '')})", message)
+        where = self.prog.removeprefix("keyturn").strip()
+        raise UsageError(f"{where + ': ' if where else ''}{message} — see {self.prog} --help")
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of records, not {text!r}")
+    return int(text)
+
+
+def _output_file(text: str) -> str:
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory: name a file")
+    parent = os.path.dirname(os.path.abspath(text))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"{text!r}: {parent} is not a directory")
+    return text
+
+
 def _manifest_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", "-m", metavar="FILE", default=os.environ.get("KEYTURN_MANIFEST", "keyturn.yml"),
                    help="manifest file (default: $KEYTURN_MANIFEST or keyturn.yml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keyturn",
         description="Rotate secrets (Vault/OpenBao → files, GitHub secrets) with checks, rollback and an "
         "audit log; scan code for leaked secrets.",
@@ -131,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--log", metavar="FILE", help="default: the manifest's audit.log, else "
                    "logs/security_audit.jsonl")
     _manifest_arg(v)
-    v.add_argument("--expect-count", type=int, metavar="N", help="fail if fewer records (truncation)")
+    v.add_argument("--expect-count", type=_count, metavar="N", help="fail if fewer records (truncation)")
     v.add_argument("--expect-head", metavar="DIGEST", help="fail unless this digest is in the chain")
 
     p = sub.add_parser("manifest", help="manifest tools")
     msub = p.add_subparsers(dest="manifest_command", metavar="SUBCOMMAND")
     msub.required = True
     s = msub.add_parser("schema", help="print the manifest's JSON Schema (for editors)")
-    s.add_argument("--output", "-o", metavar="FILE")
+    s.add_argument("--output", "-o", metavar="FILE", type=_output_file)
     c = msub.add_parser("check", help="validate a manifest and exit")
     _manifest_arg(c)
 
@@ -443,9 +472,16 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+        if extra:
+            cmd = " ".join(filter(None, (args.command, getattr(args, "audit_command", None),
+                                         getattr(args, "manifest_command", None))))
+            raise UsageError(f"{cmd}: unrecognized arguments: {' '.join(extra)} — see keyturn {cmd} --help")
+    except SystemExit as exc:  # argparse: --help or --version
         return int(exc.code or 0)
+    except UsageError as exc:  # argparse's errors, one line (see _Parser)
+        sys.stderr.write(f"keyturn: error: {exc}\n")
+        return int(exc.exit_code)
     debug = False
     try:
         debug = args.debug if args.debug is not None else env_bool("KEYTURN_DEBUG")
@@ -463,6 +499,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         sys.stderr.write(f"keyturn: error: {exc}\n")
         return int(exc.exit_code)
+    except AtomicWriteError as exc:  # an output file that cannot be written where the user asked
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"keyturn: error: cannot {exc.action} {exc.path}: {exc.strerror} — choose another path\n")
+        return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("keyturn: interrupted — re-run the same command to resume\n")
         return 130

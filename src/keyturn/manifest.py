@@ -11,8 +11,11 @@ knows no SDK and builds no store or target: see ``stores/registry`` and
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -458,17 +461,63 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
+#: A manifest larger than this is a mistake (or /dev/zero), not a list of secrets.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
 def load_manifest(path: str | Path = DEFAULT_MANIFEST) -> LoadedManifest:
     p = Path(path)
+    return parse_manifest(_decode(_read_regular(p), p), p)
+
+
+def _read_regular(p: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_MANIFEST_BYTES; anything else is a
+    one-line ManifestError. Checked before opening for read (a FIFO would block, a device
+    never end) and again on the open descriptor, opened non-blocking."""
+    if "\0" in str(p):
+        raise ManifestError(f"manifest path {str(p)!r} contains a NUL character")
+    hint = "(pass --manifest FILE or set KEYTURN_MANIFEST)"
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        fd = -1
+        st = os.stat(p)
+        if stat.S_ISREG(st.st_mode):
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+            st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ManifestError(f"{p}: is a directory, not a manifest file {hint}")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or \
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "special"
+            raise ManifestError(f"{p}: not a regular file ({kind}) {hint}")
+        if st.st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{p}: the manifest is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ManifestError(f"{p}: manifest not found {hint}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ManifestError(f"{p}: symlink loop (too many levels of symbolic links)") from None
+        raise ManifestError(f"{p}: cannot read manifest: {exc.strerror or exc.__class__.__name__}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_MANIFEST_BYTES:  # it grew while we read it
+        raise ManifestError(f"{p}: the manifest is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def _decode(data: bytes, p: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ManifestError(
-            f"{p}: manifest not found (pass --manifest FILE or set KEYTURN_MANIFEST)"
+            f"{p}:{line}: (top level): not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column})"
+            " — save the manifest as UTF-8"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{p}: cannot read manifest: {exc.__class__.__name__}") from None
-    return parse_manifest(text, p)
 
 
 def parse_manifest(text: str, path: Path) -> LoadedManifest:

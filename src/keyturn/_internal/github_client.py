@@ -38,6 +38,7 @@ import base64
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -150,6 +151,14 @@ class GitHubSession:
         ``KEYTURN_GITHUB_*`` pacing variables; ``cache`` holds public keys and repository
         ids between runs (default: this run only). ``sleep``/``clock``/``wall`` are for tests."""
         api_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        try:  # a bad URL otherwise fails deep inside PyGithub (AttributeError, ValueError)
+            parts = urllib.parse.urlsplit(api_url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise UsageError("GITHUB_API_URL is not an http(s) URL with a valid host and port "
+                             "(e.g. https://api.github.com or https://HOST/api/v3)")
         pacing = Pacing.from_env(environ)
         # Deliberate: PyGithub neither throttles nor retries; the Scheduler does both.
         kwargs: dict[str, Any] = {
