@@ -611,9 +611,7 @@ case("store-address-not-url", ["rotate", "S"], 2, "stores.bao.address",
 case("store-address-port", ["status"], 2, "stores.bao.address",
      setup=edit("    mount: secret", "    mount: secret\n    address: http://127.0.0.1:99999"))
 case("store-ca-cert-missing", ["rotate", "S"], 2, "ca.pem",
-     setup=edit("    mount: secret", "    mount: secret\n    address: https://127.0.0.1:9\n    ca_cert: ca.pem"),
-     xfail="fix in stores/vault.py: check that stores.NAME.ca_cert (and VAULT_CACERT) is a readable file "
-     "before the first request")
+     setup=edit("    mount: secret", "    mount: secret\n    address: https://127.0.0.1:9\n    ca_cert: ca.pem"))
 
 # -- audit, notify, changelog -----------------------------------------------------------------
 mcase("audit-log-list", edit("  log: logs/audit.jsonl", "  log: [a]"), "3: audit.log:", "string")
@@ -640,30 +638,26 @@ X_AUDIT = "fix in audit.py / the rotation preflight: check the audit log (and ev
           "before the first store write, one line naming the path"
 X_DOTENV = "fix in targets/file.py: an unreadable or malformed dotenv target is bad input (exit 2, today 4), " \
            "found in the preflight before the first store write"
-case("audit-log-is-directory", ["rotate", "S"], 2, "logs/audit.jsonl", setup=replace_dir("logs/audit.jsonl"),
-     xfail=X_AUDIT)
+case("audit-log-is-directory", ["rotate", "S"], 2, "logs/audit.jsonl", setup=replace_dir("logs/audit.jsonl"))
 case("audit-log-parent-is-file", ["rotate", "S"], 2, "deploy/.env",
-     setup=edit("  log: logs/audit.jsonl", "  log: deploy/.env/audit.jsonl"), xfail=X_AUDIT)
+     setup=edit("  log: logs/audit.jsonl", "  log: deploy/.env/audit.jsonl"))
 case("audit-log-symlink-loop", ["rotate", "S"], 2, "loop.jsonl", setup=both(
-    edit("  log: logs/audit.jsonl", "  log: logs/loop.jsonl"), symlink("logs/loop.jsonl", "loop.jsonl")),
-     xfail=X_AUDIT)
+    edit("  log: logs/audit.jsonl", "  log: logs/loop.jsonl"), symlink("logs/loop.jsonl", "loop.jsonl")))
 case("audit-log-unwritable", ["rotate", "S"], 2, "/proc/version",
      setup=edit("  log: logs/audit.jsonl", "  log: /proc/version"), xfail=X_AUDIT)
 case("evidence-dir-is-file", ["rotate", "S"], 2, "deploy/.env",
-     setup=edit("  evidence_dir: logs/evidence", "  evidence_dir: deploy/.env"), xfail=X_AUDIT)
-case("dotenv-target-is-directory", ["rotate", "S"], 2, "deploy/.env", setup=replace_dir("deploy/.env"),
-     xfail=X_DOTENV)
+     setup=edit("  evidence_dir: logs/evidence", "  evidence_dir: deploy/.env"))
+case("dotenv-target-is-directory", ["rotate", "S"], 2, "deploy/.env", setup=replace_dir("deploy/.env"))
 case("dotenv-target-parent-is-file", ["rotate", "S"], 2, "deploy/.env",
-     setup=edit("      - file: deploy/.env", "      - file: deploy/.env/x.env"), xfail=X_DOTENV)
+     setup=edit("      - file: deploy/.env", "      - file: deploy/.env/x.env"))
 case("dotenv-target-unterminated-quote", ["rotate", "S"], 2, "deploy/.env",
-     setup=write("deploy/.env", "OTHER='unterminated\n"), xfail=X_DOTENV)
+     setup=write("deploy/.env", "OTHER='unterminated\n"))
 case("dotenv-target-no-equals", ["rotate", "S"], 2, "deploy/.env",
-     setup=write("deploy/.env", "just some words\n"), xfail=X_DOTENV)
+     setup=write("deploy/.env", "just some words\n"))
 case("dotenv-target-not-utf8", ["rotate", "S"], 2, "deploy/.env",
-     setup=write("deploy/.env", b"OTHER=\xff\xfe\n"), xfail=X_DOTENV)
+     setup=write("deploy/.env", b"OTHER=\xff\xfe\n"))
 case("dotenv-target-symlink-loop", ["rotate", "S"], 2, "deploy/loop.env", setup=both(
-    edit("      - file: deploy/.env", "      - file: deploy/loop.env"), symlink("deploy/loop.env", "loop.env")),
-     xfail=X_DOTENV)
+    edit("      - file: deploy/.env", "      - file: deploy/loop.env"), symlink("deploy/loop.env", "loop.env")))
 
 # -- CLI: every subcommand ------------------------------------------------------------------------
 case("cli-unknown-command", ["rotat", "S"], 2, "rotat", "--help")
@@ -731,8 +725,7 @@ case("scan-output-dir", ["scan", "deploy", "--output", "logs"], 2, "--output", "
      xfail="fix in scan/cli.py: refuse an --output that is a directory, naming the flag (today: the generic "
      "one-line 'cannot replace' error from cli.main)")
 case("scan-output-missing-dir", ["scan", "deploy", "--output", "no/such/out.sarif"], 2, "--output", "no/such")
-case("scan-diff-no-such-ref", ["scan", "repo", "--diff", "no-such-ref"], 2, "no-such-ref", setup=git_repo,
-     xfail="fix in scan/gitmodes.py: name the revision git could not resolve (today: 'git rev-parse failed … exit 1')")
+case("scan-diff-no-such-ref", ["scan", "repo", "--diff", "no-such-ref"], 2, "no-such-ref", setup=git_repo)
 case("scan-diff-not-a-repo", ["scan", "deploy", "--diff", "main"], 2, "git")
 case("scan-baseline-missing", ["scan", "deploy", "--baseline", "none.baseline"], 2, "--baseline", "none.baseline")
 case("scan-baseline-directory", ["scan", "deploy", "--baseline", "logs"], 2, "--baseline", "logs")
@@ -766,14 +759,12 @@ case("vault-token-empty", ["validate", "S"], 2, "VAULT_TOKEN", env={"VAULT_TOKEN
 case("vault-token-newline", ["rotate", "S"], 2, "VAULT_TOKEN", env={"VAULT_TOKEN": "root\n"})
 case("vault-token-space", ["rotate", "S"], 2, "VAULT_TOKEN", env={"VAULT_TOKEN": "ro ot"})
 case("vault-token-non-latin1", ["rotate", "S"], 2, "VAULT_TOKEN", env={"VAULT_TOKEN": "r\u00f6\u2603t-token"},
-     forbidden=("\u2603",),
-     xfail="fix in stores/vault.py: refuse a token that is not printable ASCII (HTTP headers are latin-1)")
+     forbidden=("\u2603",))
 case("vault-token-debug-malformed", ["rotate", "S"], 2, "VAULT_TOKEN", env={"VAULT_TOKEN": "hvs.TOPSECRET\n"},
      forbidden=("TOPSECRET",), debug=True, proc=True)
 case("vault-token-debug-env", ["status"], 2, "VAULT_TOKEN",
      env={"VAULT_TOKEN": "hvs.TOPSECRET\r", "KEYTURN_DEBUG": "true"}, forbidden=("TOPSECRET",), debug=True)
-case("vault-namespace-newline", ["rotate", "S"], 2, "VAULT_NAMESPACE", env={"VAULT_NAMESPACE": "team\nx"},
-     xfail="fix in stores/vault.py: refuse VAULT_NAMESPACE / stores.NAME.namespace with control characters")
+case("vault-namespace-newline", ["rotate", "S"], 2, "VAULT_NAMESPACE", env={"VAULT_NAMESPACE": "team\nx"})
 case("github-api-url-not-url", ["rotate", "S"], 2, "GITHUB_API_URL", setup=GITHUB_TARGET,
      env={"GITHUB_API_URL": "::not a url::", "GITHUB_TOKEN": "t"})
 case("github-api-url-port", ["rotate", "S"], 2, "GITHUB_API_URL", setup=GITHUB_TARGET,
@@ -782,23 +773,17 @@ case("github-api-url-ftp", ["changelog-pr", "--dry-run"], 2, "GITHUB_API_URL",
      env={"GITHUB_API_URL": "ftp://127.0.0.1/api", "GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "acme/api"})
 case("github-token-missing", ["rotate", "S"], 2, "GITHUB_TOKEN", setup=GITHUB_TARGET)
 case("github-token-newline", ["rotate", "S"], 2, "GITHUB_TOKEN", setup=GITHUB_TARGET,
-     env={"GITHUB_TOKEN": "ghp_abc\n", "GITHUB_API_URL": "http://127.0.0.1:9"},
-     xfail="fix in _internal/github_client.py (github-fanout): refuse a GITHUB_TOKEN with whitespace or "
-     "control characters")
+     env={"GITHUB_TOKEN": "ghp_abc\n", "GITHUB_API_URL": "http://127.0.0.1:9"})
 case("github-min-write-interval", ["rotate", "S"], 2, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL", setup=GITHUB_TARGET,
      env={"GITHUB_TOKEN": "t", "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "fast"})
 case("github-max-retries", ["rotate", "S"], 2, "KEYTURN_GITHUB_MAX_RETRIES", setup=GITHUB_TARGET,
      env={"GITHUB_TOKEN": "t", "KEYTURN_GITHUB_MAX_RETRIES": "-1"})
 case("github-app-key-bad", ["rotate", "S"], 2, "KEYTURN_GITHUB_APP_PRIVATE_KEY", setup=GITHUB_TARGET,
      env={"KEYTURN_GITHUB_APP_ID": "1", "KEYTURN_GITHUB_APP_PRIVATE_KEY": "not a pem", "KEYTURN_GITHUB_APP_INSTALLATION_ID": "1",
-          "GITHUB_API_URL": "http://127.0.0.1:9"},
-     xfail="fix in _internal/github_client.py _auth_from_env (github-fanout): check KEYTURN_GITHUB_APP_ID is a " \
-     "number and KEYTURN_GITHUB_APP_PRIVATE_KEY a PEM key before use (today: internal error InvalidKeyError)")
+          "GITHUB_API_URL": "http://127.0.0.1:9"})
 case("github-app-id-bad", ["rotate", "S"], 2, "KEYTURN_GITHUB_APP_ID", setup=GITHUB_TARGET,
      env={"KEYTURN_GITHUB_APP_ID": "one", "KEYTURN_GITHUB_APP_PRIVATE_KEY": "x", "KEYTURN_GITHUB_APP_INSTALLATION_ID": "1",
-          "GITHUB_API_URL": "http://127.0.0.1:9"},
-     xfail="fix in _internal/github_client.py _auth_from_env (github-fanout): check KEYTURN_GITHUB_APP_ID is a " \
-     "number and KEYTURN_GITHUB_APP_PRIVATE_KEY a PEM key before use (today: internal error InvalidKeyError)")
+          "GITHUB_API_URL": "http://127.0.0.1:9"})
 for var, value in (("KEYTURN_DEBUG", "yes"), ("KEYTURN_DEBUG", "1"), ("KEYTURN_QUIET", "no"),
                    ("KEYTURN_QUIET", " true"), ("KEYTURN_DRY_RUN", "y"), ("KEYTURN_DRY_RUN", "on"),
                    ("KEYTURN_DRY_RUN", "truee")):
@@ -809,17 +794,11 @@ case("env-bool-dry-run-upper-ok", ["rotate", "S"], 0, env={"KEYTURN_DRY_RUN": "T
 case("env-bool-debug-mixed-ok", ["manifest", "check"], 0, env={"KEYTURN_DEBUG": "fAlSe"})
 case("env-scan-format", ["scan", "deploy"], 2, "KEYTURN_SCAN_FORMAT", env={"KEYTURN_SCAN_FORMAT": "xml"})
 case("env-scan-jobs", ["scan", "deploy"], 2, "KEYTURN_SCAN_JOBS", env={"KEYTURN_SCAN_JOBS": "four"})
-case("env-audit-key-short", ["rotate", "S"], 2, "KEYTURN_AUDIT_KEY_V1", env={"KEYTURN_AUDIT_KEY_V1": "abc"},
-     xfail="fix in audit.py / rotation context: validate KEYTURN_AUDIT_KEY_* (build the Keyring) in the preflight, " \
-     "before the journal lease is taken (today the store is changed and the rotation is left in flight)")
+case("env-audit-key-short", ["rotate", "S"], 2, "KEYTURN_AUDIT_KEY_V1", env={"KEYTURN_AUDIT_KEY_V1": "abc"})
 case("env-audit-active-not-int", ["rotate", "S"], 2, "KEYTURN_AUDIT_KEY_ACTIVE_VERSION",
-     env={"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "latest"},
-     xfail="fix in audit.py / rotation context: validate KEYTURN_AUDIT_KEY_* (build the Keyring) in the preflight, " \
-     "before the journal lease is taken (today the store is changed and the rotation is left in flight)")
+     env={"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "latest"})
 case("env-audit-active-missing-key", ["rotate", "S"], 2, "KEYTURN_AUDIT_KEY_ACTIVE_VERSION",
-     env={"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "7"},
-     xfail="fix in audit.py / rotation context: validate KEYTURN_AUDIT_KEY_* (build the Keyring) in the preflight, " \
-     "before the journal lease is taken (today the store is changed and the rotation is left in flight)")
+     env={"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "7"})
 case("env-audit-not-after", ["audit", "verify"], 2, "KEYTURN_AUDIT_KEY_V1_NOT_AFTER",
      env={"KEYTURN_AUDIT_KEY_V1_NOT_AFTER": "tomorrow"})
 case("env-audit-key-short-verify", ["audit", "verify"], 2, "KEYTURN_AUDIT_KEY_V1", env={"KEYTURN_AUDIT_KEY_V1": "abc"})

@@ -24,11 +24,23 @@ NO_CREDENTIALS = (
 def auth_from_env(environ: Mapping[str, str], kwargs: dict[str, Any]) -> Auth.Auth:
     """The credential from ``environ``; ``kwargs`` are the ``Github`` client's (API root,
     no throttles, no retries), reused for the App's installation lookup."""
-    token = environ.get("GITHUB_TOKEN", "").strip()
+    token = environ.get("GITHUB_TOKEN", "")
     app_id = environ.get("KEYTURN_GITHUB_APP_ID", "").strip()
     private_key = environ.get("KEYTURN_GITHUB_APP_PRIVATE_KEY", "").strip()
+    if token and any(not (33 <= ord(c) <= 126) for c in token):
+        raise UsageError("GITHUB_TOKEN contains whitespace, a control or a non-ASCII character — set the bare token")
     if app_id and private_key:
-        app_auth = Auth.AppAuth(app_id, private_key.replace("\\n", "\n"))
+        if not app_id.isdigit():
+            raise UsageError("KEYTURN_GITHUB_APP_ID must be the App's numeric id")
+        pem = private_key.replace("\\n", "\n")
+        try:
+            from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+            load_pem_private_key(pem.encode(), password=None)
+        except (ValueError, TypeError):
+            raise UsageError("KEYTURN_GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM private key "
+                             "(the .pem file GitHub generated for the App)") from None
+        app_auth = Auth.AppAuth(app_id, pem)
         raw_id = environ.get("KEYTURN_GITHUB_APP_INSTALLATION_ID", "").strip()
         if raw_id:
             if not raw_id.isdigit():

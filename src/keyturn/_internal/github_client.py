@@ -52,7 +52,7 @@ from nacl.public import PublicKey, SealedBox
 from keyturn._internal.github_auth import NO_CREDENTIALS as NO_CREDENTIALS  # re-exported
 from keyturn._internal.github_auth import auth_from_env
 from keyturn._internal.github_pacing import Pacing, Scheduler
-from keyturn.errors import ServiceError
+from keyturn.errors import ServiceError, UsageError
 from keyturn.targets.github_cache import KeyCache, MemoryKeyCache, PublicKeyEntry
 
 DEFAULT_API_URL = "https://api.github.com"

@@ -118,6 +118,16 @@ class Runtime:
             self._audit = AuditLog(self.manifest.resolve(self.manifest.model.audit.log), keyring)
         return self._audit
 
+    def check_outputs(self) -> None:
+        """Before the first write: the audit keys are valid and the audit log and the
+        evidence directory can be written (one line naming the path otherwise)."""
+        from keyturn._internal.writable import check_dir, check_file
+
+        audit = self.manifest.model.audit
+        check_file(self.manifest.resolve(audit.log), "audit.log")
+        check_dir(self.manifest.resolve(audit.evidence_dir), "audit.evidence_dir")
+        _ = self.audit  # builds the keyring: bad KEYTURN_AUDIT_KEY_* variables fail here
+
     def record(self, event: str, **fields: Any) -> None:
         fields.setdefault("actor", self.actor)
         self.audit.append(event, **fields)

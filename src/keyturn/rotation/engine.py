@@ -74,6 +74,7 @@ class Rotation(SecretOp):
     def preflight(self) -> None:
         """Read-only checks of the store and every target, before anything is written.
         Targets' caches (public data kept in the journal) are loaded first."""
+        self.rt.check_outputs()
         self.store.preflight(self.ref)
         self.rt.load_target_cache(self.journal.load().cache)
         for bound in self.targets:

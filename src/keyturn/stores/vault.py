@@ -118,14 +118,22 @@ class VaultStore:
         token = env.get(token_env)
         if not token:
             raise UsageError(f"vault:{name}: no token — set {token_env} (token auth) for store {name!r}")
-        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in token):
-            raise UsageError(f"vault:{name}: {token_env} contains whitespace or a control character "
+        if any(not (33 <= ord(c) <= 126) for c in token):
+            raise UsageError(f"vault:{name}: {token_env} contains whitespace, a control or a non-ASCII character "
                              "(a trailing newline?) — set it to the bare token")
-        verify: bool | str = config.ca_cert or env.get("VAULT_CACERT") or True
+        namespace = config.namespace or env.get("VAULT_NAMESPACE") or None
+        if namespace and any(not (32 < ord(c) < 127) for c in namespace):
+            where = f"stores.{name}.namespace" if config.namespace else "VAULT_NAMESPACE"
+            raise UsageError(f"vault:{name}: {where} contains whitespace or a control character")
+        ca = config.ca_cert or env.get("VAULT_CACERT")
+        if ca and not os.path.isfile(ca):
+            where = f"stores.{name}.ca_cert" if config.ca_cert else "VAULT_CACERT"
+            raise UsageError(f"vault:{name}: {where}: no such CA file {ca!r}")
+        verify: bool | str = ca or True
         self._client = hvac.Client(
             url=address,
             token=token,
-            namespace=config.namespace or env.get("VAULT_NAMESPACE") or None,
+            namespace=namespace,
             verify=verify,
             timeout=int(config.timeout.total_seconds()) or 30,
         )

@@ -255,12 +255,21 @@ class FileTarget:
     def check_access(self) -> None:
         """The file (if it exists) parses, and its folder exists or can be created and is
         writable — without writing anything."""
-        self._load()
+        from keyturn.errors import UsageError
+
+        try:
+            if self.path.is_dir():
+                raise self._fail(f"{self.path} is a directory, not a dotenv file")
+            self._load()
+        except TargetFailed as exc:  # a file the user gave us: bad input (exit 2), not a service failure
+            raise UsageError(str(exc)) from None
         folder = self.path.parent
-        while not folder.exists() and folder != folder.parent:
+        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
             folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"{self.label}: {folder} is not a directory")
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise self._fail(f"cannot write in {folder} (permission denied)")
+            raise UsageError(f"{self.label}: cannot write in {folder} (permission denied)")
 
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])
