@@ -284,7 +284,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for check in rt.checks(list(sc.validate_) + list(sc.smoke)):
         result = check.run(args.name, value)
         failed += not result.ok
-        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})\n")
+        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.display}\n")
     return int(ExitCode.CHECK_FAILED) if failed else 0
 
 

@@ -249,7 +249,20 @@ TargetConfig = Annotated[
 class CommandCheckConfig(_Model):
     command: list[str] = Field(min_length=1, description="argv; the value arrives in env KEYTURN_VALUE")
     timeout: Duration = timedelta(seconds=60)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, description="Fixed variables for the check")
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Variables copied from keyturn's environment (checks get only PATH, HOME, locale otherwise)",
+    )
+
+    @model_validator(mode="after")
+    def _env_names(self) -> CommandCheckConfig:
+        from keyturn.validators.command import check_env_names
+
+        problem = check_env_names(self.env, self.pass_env)
+        if problem:
+            raise _RefError((problem[0],), problem[1], relative=True)
+        return self
 
 
 class HttpSpec(_Model):

@@ -17,6 +17,7 @@ def build_check(config: Any, base_dir: Path) -> Check:
             list(config.command),
             timeout=config.timeout.total_seconds(),
             env=dict(config.env),
+            pass_env=list(config.pass_env),
             cwd=str(base_dir),
         )
     if isinstance(config, HttpCheckConfig):
