@@ -561,3 +561,41 @@ def test_keyed_fingerprint_is_the_only_value_trace(log_path: Path) -> None:
     log.append("rotation.create", details={"fingerprint": fp})
     text = log_path.read_text()
     assert fp in text and all(form not in text for form in canary.derived_forms())
+
+
+# -- symlinks and modes (issue #8 item 7) --------------------------------------------
+
+
+def test_audit_log_symlink_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text("")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "security_audit.jsonl").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="is a symlink"):
+        make_log(tmp_path / "logs" / "security_audit.jsonl", ENV1, 1)
+    assert elsewhere.read_text() == ""
+
+
+def test_audit_log_directory_symlink_below_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "logs").symlink_to(outside)
+    log = AuditLog(repo / "logs" / "audit.jsonl", Keyring.from_env(ENV1), environ={}, root=repo)
+    with pytest.raises(UsageError, match="logs: it is a symlink"):
+        log.append("rotation.begin")
+    assert list(outside.iterdir()) == []
+
+
+def test_audit_directories_are_0750_under_umask_000(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        make_log(tmp_path / "a" / "b" / "audit.jsonl", ENV1, 1)
+    finally:
+        os.umask(old)
+    for d in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o750, d

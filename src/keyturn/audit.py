@@ -9,6 +9,10 @@ key the chain is plain SHA-256 (``key_version`` 0), which detects accidents but 
 attacker who can rewrite the file; a one-line warning is logged on the
 ``keyturn.audit`` logger and offered as :attr:`Keyring.warning` for the CLI to print.
 
+The log is never written through a symlink (``O_NOFOLLOW``; with ``root`` — the
+manifest's directory — no directory between it and the log may be one either), and
+missing directories are made 0750 whatever the umask.
+
 A chain cannot reveal that its *last* lines were deleted: keep an anchor (the
 ``digest``/``seq`` that :meth:`AuditLog.append` returns, e.g. in the evidence record
 or PR) and pass it to :func:`verify_log` as ``expect_head`` / ``expect_count``.
@@ -17,12 +21,14 @@ Values never enter the log: :meth:`AuditLog.append` raises ``TypeError`` for any
 :class:`~keyturn.values.SecretValue` (or bytes) among its arguments or nested in
 ``details``. A value's fingerprint may appear only as a keyed HMAC
 (:meth:`SecretValue.fingerprint`), never a plain hash. This module imports only the
-standard library, :mod:`keyturn.errors` and :mod:`keyturn.values`; never a store,
+standard library, :mod:`keyturn._internal.atomic`, :mod:`keyturn.errors` and
+:mod:`keyturn.values`; never a store,
 target, validator, SDK or the CLI.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import getpass
 import hashlib
@@ -33,6 +39,7 @@ import math
 import os
 import re
 import socket
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +47,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from keyturn._internal.atomic import DIR_MODE, ensure_dir
 from keyturn.errors import AuditVerifyFailed, UsageError
 from keyturn.values import SecretValue
 
@@ -292,8 +300,11 @@ class AuditLog:
         *,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = Path(path)
+        #: The manifest's directory: no directory between it and the log may be a symlink.
+        self.root = Path(root) if root is not None else None
         self._environ = os.environ if environ is None else environ
         self.keyring = keyring if keyring is not None else Keyring.from_env(self._environ)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -342,9 +353,8 @@ class AuditLog:
                 f"{KEY_ENV_PREFIX}{version} expired at {format_ts(limit)} — configure "
                 f"{KEY_ENV_PREFIX}{version + 1} and set {ACTIVE_VERSION_ENV}={version + 1}"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = self._open_for_append()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             seq, prev, needs_newline, last = self._tail_locked(fd)
@@ -369,6 +379,24 @@ class AuditLog:
         if created:
             _fsync_dir(self.path.parent)
         return record
+
+    def _open_for_append(self) -> int:
+        """Open the log without following a symlink, its directories made 0750."""
+        try:
+            ensure_dir(self.path.parent, DIR_MODE, root=self.root)
+        except OSError as exc:
+            where = exc.filename or self.path.parent
+            raise UsageError(f"audit log directory {where}: {exc.strerror} — use a real directory") from None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UsageError(f"audit log {self.path} is a symlink — keyturn does not write through symlinks") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"audit log {self.path} is not a regular file")
+        return fd
 
     def _after_last(self, last: dict[str, Any], event: str, version: int, now: datetime) -> datetime:
         """Refuse a key version older than the last record's; never let time run backwards."""

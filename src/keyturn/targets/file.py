@@ -6,16 +6,20 @@ appended), and replace the file atomically (temp file in the same directory, fsy
 bare, anything else double-quoted with ``\\``, ``"``, ``$``, `````, newline and CR
 escaped; the parser reads bare, single- and double-quoted values (also spanning lines),
 ``export NAME=`` prefixes and comments, so what is written reads back exactly. Errors
-name the path and line number, never a value or a line's text. A symlink at the path is
-replaced by a regular file, not followed. This module imports only the standard
+name the path and line number, never a value or a line's text. The file must lie inside
+the manifest's directory (``allow_outside`` opts out); a symlink at the path or at any
+directory between the manifest's directory and the file is refused, never followed
+(the file is opened with ``O_NOFOLLOW``), and missing directories are made 0700. This module imports only the standard
 library, :mod:`keyturn.values`, :mod:`keyturn.errors` and :mod:`keyturn.targets.base`;
 it must never import a store, validator or SDK.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Sequence
@@ -23,12 +27,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keyturn._internal.atomic import AtomicWriteError, write_atomic
-from keyturn.errors import TargetFailed
+from keyturn._internal.atomic import AtomicWriteError, SymlinkRefused, ensure_dir, write_atomic
+from keyturn.errors import TargetFailed, UsageError
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.values import SecretValue
 
 FILE_MODE = 0o600
+#: Directories made for a dotenv file hold secrets: owner only.
+DIR_MODE = 0o700
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE = re.compile(r"[A-Za-z0-9_./:@+=-]*")
 _ENTRY = re.compile(r"(?P<export>[ \t]*export[ \t]+)?[ \t]*(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*")
@@ -71,6 +77,14 @@ def format_value(value: str) -> str:
         .replace("\r", "\\r")
     )
     return f'"{escaped}"'
+
+
+def escapes(path: str) -> bool:
+    """True for an absolute path or one that leaves its base directory (``../x``)."""
+    if path.startswith(("/", "\\")) or os.path.isabs(path):
+        return True
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    return norm == ".." or norm.startswith("../")
 
 
 def _physical_lines(text: str) -> list[tuple[str, str]]:
@@ -159,12 +173,19 @@ def _render(name: str, value: str, *, export: bool, comment: str, eol: str) -> s
 class FileTarget:
     """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
 
-    def __init__(self, path: str | Path, *, base_dir: Path | None = None) -> None:
+    def __init__(self, path: str | Path, *, base_dir: Path | None = None, allow_outside: bool = False) -> None:
         self.given = str(path)
         p = Path(path)
-        if base_dir is not None and not p.is_absolute():
-            p = Path(base_dir) / p
-        self.path = p
+        self.root = Path(base_dir) if base_dir is not None else None
+        if self.root is not None:
+            if not allow_outside and escapes(self.given):
+                raise UsageError(
+                    f"file target {self.given}: outside the manifest's directory — use a relative path "
+                    "inside it, or set allow_outside: true on this target"
+                )
+            if not p.is_absolute():
+                p = self.root / p
+        self.path = Path(os.path.normpath(p))
 
     @property
     def label(self) -> str:
@@ -191,13 +212,34 @@ class FileTarget:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _read_text(self) -> str | None:
+    def _check_dirs(self) -> None:
+        """No directory between the manifest's directory and the file is a symlink."""
         try:
-            data = self.path.read_bytes()
+            ensure_dir(self.path.parent, DIR_MODE, root=self.root, create=False)
+        except OSError as exc:
+            raise self._os_error("read", Path(exc.filename or self.path.parent), exc) from exc
+
+    def _read_text(self) -> str | None:
+        self._check_dirs()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                exc = SymlinkRefused(self.path)
             raise self._os_error("read", self.path, exc) from exc
+        try:
+            kind = os.fstat(fd).st_mode
+            if not stat.S_ISREG(kind):
+                why = "it is a directory, not a file" if stat.S_ISDIR(kind) else "not a regular file"
+                raise self._fail(f"cannot read {self.path}: {why}")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise self._os_error("read", self.path, exc) from exc
+        finally:
+            os.close(fd)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -232,7 +274,7 @@ class FileTarget:
     def _replace(self, text: str) -> None:
         """Atomically replace the file (see :mod:`keyturn._internal.atomic`)."""
         try:
-            write_atomic(self.path, text, FILE_MODE, dir_mode=0o700)
+            write_atomic(self.path, text, FILE_MODE, dir_mode=DIR_MODE, root=self.root)
         except AtomicWriteError as exc:
             raise self._os_error(exc.action, exc.path, exc.cause) from exc
 
