@@ -11,7 +11,7 @@ import pytest
 
 from keyturn.errors import ExitCode, TargetFailed, UsageError
 from keyturn.targets.base import Entry, Target
-from keyturn.targets.file import FileTarget, format_value, parse_lines
+from keyturn.targets.file import FileTarget, Style, Unrepresentable, format_value, parse_lines
 from keyturn.values import SecretValue
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,22 +120,30 @@ def test_directories_are_made_0700_under_any_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "a" / "b" / ".env").stat().st_mode) == 0o600
 
 
+@pytest.mark.parametrize("style", list(Style))
 @pytest.mark.parametrize("value", TRICKY)
-def test_round_trip_tricky_values(tmp_path: Path, value: str) -> None:
+def test_round_trip_tricky_values(tmp_path: Path, value: str, style: Style) -> None:
     path = tmp_path / ".env"
-    target = FileTarget(path)
+    target = FileTarget(path, style=style)
+    try:
+        format_value(value, style)
+    except Unrepresentable:
+        with pytest.raises(TargetFailed, match="entry SECRET: the value"):
+            target.write([Entry("SECRET", sv(value)), Entry("OTHER", "x")])
+        assert not path.exists()  # refused before anything was written
+        return
     target.write([Entry("SECRET", sv(value)), Entry("OTHER", "x")])
     assert values_in(path) == {"SECRET": value, "OTHER": "x"}
     assert target.is_current([Entry("SECRET", sv(value))], since=SINCE)
-    # one physical line per entry: newlines are escaped
-    assert len(path.read_text(encoding="utf-8").split("\n")) == 3
 
 
 def test_bare_and_quoted_spelling() -> None:
     assert format_value("abc-DEF_1.2/3:4@5+6=7") == "abc-DEF_1.2/3:4@5+6=7"
-    assert format_value("") == ""
-    assert format_value('a "b" $c `d` \\e\nf') == '"a \\"b\\" \\$c \\`d\\` \\\\e\\nf"'
-    assert format_value("ends\n") == '"ends\\n"'  # fullmatch: no bare value with a newline
+    assert format_value("a,b%c^d!e#f~g") == "a,b%c^d!e#f~g"
+    assert format_value('a "b" $c `d` \\e\nf', Style.DOTENV) == "'a \"b\" $c `d` \\e\nf'"
+    for value in ("", "#x", "~x", "a:~b", "has space", "$x", "ends\n"):
+        with pytest.raises(Unrepresentable):
+            format_value(value)
 
 
 def test_parser_reads_common_dotenv_forms() -> None:
@@ -185,12 +193,15 @@ def test_write_preserves_other_lines_and_order(tmp_path: Path) -> None:
         'LAST="x y"\n'
     )
     path.write_text(original)
-    FileTarget(path).write([Entry("TOKEN", sv("new value $1")), Entry("ADDED", sv("added-value-123"))])
+    FileTarget(path, style=Style.DOTENV).write(
+        [Entry("TOKEN", sv("new value $1")), Entry("ADDED", sv("added-value-123"))]
+    )
     assert path.read_text() == (
         "# header comment\n"
         "FIRST=1\n"
         "\n"
-        'export TOKEN="new value \\$1"  # rotated by keyturn\n'
+        "# rotated by keyturn\n"  # docker and systemd would read a trailing comment as value
+        "TOKEN='new value $1'\n"
         "  # indented comment\n"
         "MIDDLE='keep me'\n"
         'LAST="x y"\n'

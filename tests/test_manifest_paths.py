@@ -94,3 +94,37 @@ def test_distinct_entries_are_accepted(first: str, second: str) -> None:
 def test_one_secret_listing_an_entry_twice_is_refused() -> None:
     message = refused(HEAD + secret("S", "app/s", "[{file: .env}, {file: ./.env}]"))
     assert "secrets.S.targets[1]" in message and "secrets.S.targets[0]" in message
+
+
+# -- file formats (issue #8 item 8) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("generator", "fmt", "problem"),
+    [
+        ("{type: password}", "env-file", "password symbols '#~' need quoting"),
+        ("{type: rsa}", "env-file", "rsa keys are multi-line PEM"),
+        ("{type: ed25519}", "env-file", "ed25519 keys are multi-line PEM"),
+        ("{type: password, symbol_set: \"!$'\"}", "dotenv", "symbols ', \\ and $ cannot be written"),
+    ],
+)
+def test_generators_a_file_format_cannot_spell_are_refused(generator: str, fmt: str, problem: str) -> None:
+    text = HEAD + secret("A", "app/a", f"[{{file: .env, format: {fmt}}}]").replace("{type: hex, bytes: 32}", generator)
+    message = refused(text)
+    assert problem in message and "secrets.A." in message
+
+
+@pytest.mark.parametrize(
+    ("generator", "fmt"),
+    [
+        ("{type: password, symbol_set: '!%+-.:=@^_'}", "env-file"),
+        ("{type: password}", "dotenv"),
+        ("{type: rsa}", "dotenv"),
+        ("{type: base64}", "env-file"),
+        ("{type: urlsafe}", "env-file"),
+    ],
+)
+def test_generators_a_file_format_can_spell_are_accepted(generator: str, fmt: str) -> None:
+    text = HEAD + secret("A", "app/a", f"[{{file: .env, format: {fmt}}}]").replace("{type: hex, bytes: 32}", generator)
+    target = parse_manifest(text, Path("m.yml")).model.secrets["A"].targets[0]
+    assert isinstance(target, FileTargetConfig) and target.format == fmt

@@ -170,6 +170,11 @@ class FileTargetConfig(_TargetBase):
     allow_outside: bool = Field(
         default=False, description="Allow an absolute path or one outside the manifest's directory"
     )
+    format: Literal["env-file", "dotenv"] = Field(
+        default="env-file",
+        description="env-file: bare values every reader (python-dotenv, docker --env-file, bash, systemd) "
+        "reads back; dotenv: also single-quoted and multi-line values (not docker)",
+    )
 
     @model_validator(mode="after")
     def _inside(self) -> FileTargetConfig:
@@ -398,7 +403,40 @@ class Manifest(_Model):
                 )
             seen_paths[where] = name
         _refuse_shared_entries(self.secrets)
+        for name, secret in self.secrets.items():
+            _refuse_unwritable_files(name, secret)
         return self
+
+
+def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
+    """A generator whose values a file target's format cannot spell is found now, not
+    after promotion."""
+    gen = secret.generator
+    for index, target in enumerate(secret.targets):
+        if not isinstance(target, FileTargetConfig):
+            continue
+        why = None
+        symbols = set(gen.symbol_set) - set(gen.exclude) if isinstance(gen, PasswordGen) and gen.symbols else set()
+        if target.format == "dotenv":
+            if symbols & set("'\\$"):
+                raise _RefError(
+                    ("secrets", name, "generator", "symbol_set"),
+                    "symbols ', \\ and $ cannot be written to a dotenv file that python-dotenv, bash and "
+                    "systemd all read back — exclude them",
+                )
+            continue
+        if isinstance(gen, (Ed25519Gen, RsaGen)):
+            why = f"{gen.type} keys are multi-line PEM"
+        elif symbols:
+            odd = sorted(symbols - set("_./:@+=,%^!-"))
+            if odd:
+                why = f"password symbols {''.join(odd)!r} need quoting"
+        if why:
+            raise _RefError(
+                ("secrets", name, "targets", index, "format"),
+                f"{why}, which docker --env-file cannot read back — set format: dotenv on this target "
+                "(python-dotenv, bash, systemd) or change the generator",
+            )
 
 
 def _target_scopes(target: Any) -> list[tuple[str, ...]]:

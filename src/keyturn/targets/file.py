@@ -25,6 +25,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
 from keyturn._internal.atomic import AtomicWriteError, SymlinkRefused, ensure_dir, write_atomic
@@ -36,7 +37,6 @@ FILE_MODE = 0o600
 #: Directories made for a dotenv file hold secrets: owner only.
 DIR_MODE = 0o700
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BARE = re.compile(r"[A-Za-z0-9_./:@+=-]*")
 _ENTRY = re.compile(r"(?P<export>[ \t]*export[ \t]+)?[ \t]*(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*")
 _AFTER_QUOTE = re.compile(r"[ \t]*(#.*)?")
 _BARE_VALUE = re.compile(r"(?P<value>.*?)(?P<comment>[ \t]+#.*|[ \t]*)")
@@ -64,19 +64,53 @@ class _Line:
     eol: str = ""
 
 
-def format_value(value: str) -> str:
-    """The dotenv spelling of ``value``: bare when safe, else double-quoted."""
-    if _BARE.fullmatch(value):
+class Style(str, Enum):
+    """How a value is spelled (the file target's ``format:``)."""
+
+    #: Bare ``NAME=value`` only: python-dotenv, ``docker --env-file``, bash ``set -a; .``
+    #: and systemd ``EnvironmentFile=`` all read it back exactly. Other values are refused.
+    ENV_FILE = "env-file"
+    #: Also single-quoted values (multi-line too) for python-dotenv, bash and systemd;
+    #: ``docker --env-file`` does no unquoting and cannot read those.
+    DOTENV = "dotenv"
+
+
+#: Characters every reader takes literally in a bare value.
+_PORTABLE = re.compile(r"[A-Za-z0-9_./:@+=,%^!#~-]*")
+#: Line separators some reader splits on (``str.splitlines``), and NUL.
+_SEPARATORS = re.compile("[\x00\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+class Unrepresentable(ValueError):
+    """A value this style cannot write so that every reader reads it back; no value text."""
+
+
+def format_value(value: str, style: Style = Style.ENV_FILE) -> str:
+    """The spelling of ``value`` in ``style``; :class:`Unrepresentable` when there is none.
+
+    Bare when portable: ``[A-Za-z0-9_./:@+=,%^!#~-]``, no ``~`` at the start or after
+    ``:`` (bash tilde expansion) and no ``#`` at the start (a comment to some readers).
+    ``dotenv`` single-quotes the rest; single quotes take everything literally in bash
+    and systemd, and python-dotenv only unescapes ``\\\\`` and ``\\'`` there, so a value
+    with ``'`` or those pairs is refused, as is ``${`` (python-dotenv interpolates it even
+    in single quotes), an empty value and every line separator but LF.
+    """
+    if not value:
+        raise Unrepresentable("is empty (systemd's parser rejects NAME= with nothing after it)")
+    if _PORTABLE.fullmatch(value) and not value.startswith(("~", "#")) and ":~" not in value:
         return value
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("$", "\\$")
-        .replace("`", "\\`")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
+    if _SEPARATORS.search(value):
+        raise Unrepresentable("holds a carriage return, NUL or Unicode line separator that some reader splits on")
+    if style is Style.ENV_FILE:
+        raise Unrepresentable(
+            "needs quoting, which docker --env-file does not undo (only A-Z a-z 0-9 _ . / : @ + = , % ^ ! # ~ - "
+            "are portable) — use a generator with that alphabet, or format: dotenv on this target"
+        )
+    if "'" in value or "\\\\" in value or value.endswith("\\"):
+        raise Unrepresentable("holds a single quote or backslash pair that python-dotenv would unescape")
+    if "${" in value:
+        raise Unrepresentable("holds ${, which python-dotenv expands even inside single quotes")
+    return f"'{value}'"
 
 
 def escapes(path: str) -> bool:
@@ -165,16 +199,26 @@ def parse_lines(text: str) -> list[_Line]:
     return lines
 
 
-def _render(name: str, value: str, *, export: bool, comment: str, eol: str) -> str:
-    prefix = "export " if export else ""
-    return f"{prefix}{name}={format_value(value)}{comment}{eol}"
+def _render(name: str, value: str, *, export: bool, comment: str, eol: str, style: Style) -> str:
+    # docker --env-file and systemd take `export` and a trailing comment as part of the
+    # line: the comment moves to its own line above, `export` is dropped (`set -a` exports).
+    above = f"{comment.strip()}{eol or chr(10)}" if comment.strip() else ""
+    return f"{above}{name}={format_value(value, style)}{eol}"
 
 
 class FileTarget:
     """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
 
-    def __init__(self, path: str | Path, *, base_dir: Path | None = None, allow_outside: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        base_dir: Path | None = None,
+        allow_outside: bool = False,
+        style: Style | str = Style.ENV_FILE,
+    ) -> None:
         self.given = str(path)
+        self.style = Style(style)
         p = Path(path)
         self.root = Path(base_dir) if base_dir is not None else None
         if self.root is not None:
@@ -291,11 +335,20 @@ class FileTarget:
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
 
+    def _check_values(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            try:
+                format_value(entry.reveal(), self.style)
+            except Unrepresentable as exc:
+                raise self._fail(f"entry {entry.name}: the value {exc}") from None
+
     def preflight(self, entries: Sequence[Entry]) -> None:
         self._check_names([e.name for e in entries])
+        self._check_values(entries)
 
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])
+        self._check_values(entries)
         wanted = {e.name: e.reveal() for e in entries}
         old, lines = self._load()
         bom = "\ufeff" if old and old.startswith("\ufeff") else ""
@@ -303,7 +356,9 @@ class FileTarget:
         for ln in lines:
             if ln.name in wanted:
                 out.append(
-                    _render(ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol)
+                    _render(
+                        ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol, style=self.style
+                    )
                 )
             else:
                 out.append(ln.text)
@@ -313,7 +368,7 @@ class FileTarget:
             eol = next((ln.eol for ln in lines if ln.eol), "\n")
             if out and not out[-1].endswith("\n"):
                 out[-1] += eol
-            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol) for n in new)
+            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol, style=self.style) for n in new)
         text = bom + "".join(out)
         if text == old and self._mode_ok():
             return self._report(False)
