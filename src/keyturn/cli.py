@@ -308,7 +308,8 @@ def cmd_audit_rekey(args: argparse.Namespace) -> int:
     from keyturn.audit import KEY_ENV_PREFIX, AuditLog, Keyring
 
     path = _audit_path(args)
-    log = AuditLog(path, Keyring.from_env(dict(os.environ)))
+    root = os.path.dirname(os.path.abspath(args.manifest)) if not args.log and os.path.exists(args.manifest) else None
+    log = AuditLog(os.path.abspath(path) if root else path, Keyring.from_env(dict(os.environ)), root=root)
     record = log.rekey(reason=args.reason or "")
     version = log.keyring.active_version
     if record is None:
