@@ -625,3 +625,10 @@ def test_manifest_refuses_credentials_for_checks(field: str, where: str) -> None
         parse_manifest(MANIFEST.format(field=field), Path("m.yml"))
     message = str(err.value)
     assert "\n" not in message and "m.yml" in message and where in message, message
+
+
+def test_a_long_program_path_still_makes_a_short_status_line(value: SecretValue, tmp_path: Path) -> None:
+    missing = str(tmp_path / ("d" * 150) / "no-such-check")
+    result = CommandCheck([missing]).run("db", value)
+    assert not result.ok and result.detail.startswith("command not found: …") and len(result.detail) <= 200
+    assert result.detail.endswith("/no-such-check")

@@ -154,13 +154,13 @@ class CommandCheck:
                 close_fds=True,
             )
         except FileNotFoundError:
-            return result(False, f"command not found: {self.argv[0]}")
+            return result(False, f"command not found: {_short(self.argv[0])}")
         except PermissionError:
-            return result(False, f"command not executable: {self.argv[0]}")
+            return result(False, f"command not executable: {_short(self.argv[0])}")
         except ValueError:  # e.g. NUL in the environment; the message is not shown
             return result(False, "value cannot be passed in the environment (contains NUL)")
         except OSError as exc:
-            return result(False, f"command could not start: {self.argv[0]} ({type(exc).__name__})")
+            return result(False, f"command could not start: {_short(self.argv[0])} ({type(exc).__name__})")
         finally:
             del child_env
 
@@ -200,6 +200,11 @@ class CommandCheck:
         # within the first ``reach`` characters, which are dropped after redaction.
         tail = excerpt(text, forms, drop_prefix=reach(forms) if reader.truncated else 0, limit=EXCERPT_CHARS)
         return result(False, status, tail)
+
+
+def _short(text: str, keep: int = 80) -> str:
+    """A program name short enough for a status line (its end says the most)."""
+    return text if len(text) <= keep else "…" + text[-(keep - 1) :]
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
