@@ -525,9 +525,7 @@ mcase("target-github-dependabot-maybe", edit(
     "      - file: deploy/.env\n        shape: dual", "      - github: acme/api\n        dependabot: maybe"),
       f"{t + 1}: secrets.S.targets[0].dependabot:")
 mcase("target-file-escapes-dir", edit("      - file: deploy/.env", "      - file: ../../escape.env"),
-      f"{t}: secrets.S.targets[0].file:", argv=("rotate", "S"),
-      xfail="fix in manifest/targets/file.py (issue item 7): refuse target files outside the manifest's "
-      "directory without an explicit opt-in")
+      f"{t}: secrets.S.targets[0].file:", argv=("rotate", "S"))
 
 # -- checks ------------------------------------------------------------------------------
 v = line_of('- command: ["true"]')

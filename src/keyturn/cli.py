@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(v)
     v.add_argument("--expect-count", type=_count, metavar="N", help="fail if fewer records (truncation)")
     v.add_argument("--expect-head", metavar="DIGEST", help="fail unless this digest is in the chain")
+    r = asub.add_parser("rekey", help="adopt the chain key (KEYTURN_AUDIT_KEY_V<n>) for an unkeyed or older chain")
+    r.add_argument("--log", metavar="FILE", help="default: the manifest's audit.log, else "
+                   "logs/security_audit.jsonl")
+    _manifest_arg(r)
+    r.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit.rekey record)")
 
     p = sub.add_parser("manifest", help="manifest tools")
     msub = p.add_subparsers(dest="manifest_command", metavar="SUBCOMMAND")
@@ -378,22 +383,43 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for check in rt.checks(list(sc.validate_) + list(sc.smoke)):
         result = check.run(args.name, value)
         failed += not result.ok
-        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})\n")
+        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.display}\n")
     return int(ExitCode.CHECK_FAILED) if failed else 0
+
+
+def _audit_path(args: argparse.Namespace) -> str:
+    if args.log:
+        return str(args.log)
+    from keyturn.manifest import load_manifest
+
+    if os.path.exists(args.manifest):
+        m = load_manifest(args.manifest)
+        return str(m.resolve(m.model.audit.log))
+    return "logs/security_audit.jsonl"
+
+
+def cmd_audit_rekey(args: argparse.Namespace) -> int:
+    from keyturn.audit import KEY_ENV_PREFIX, AuditLog, Keyring
+
+    path = _audit_path(args)
+    root = os.path.dirname(os.path.abspath(args.manifest)) if not args.log and os.path.exists(args.manifest) else None
+    log = AuditLog(os.path.abspath(path) if root else path, Keyring.from_env(dict(os.environ)), root=root)
+    record = log.rekey(reason=args.reason or "")
+    version = log.keyring.active_version
+    if record is None:
+        sys.stdout.write(f"{path}: already signed with {KEY_ENV_PREFIX}{version} — nothing to adopt\n")
+    else:
+        sys.stdout.write(f"{path}: line {record['seq']} audit.rekey adopts {KEY_ENV_PREFIX}{version}; "
+                         "verification now requires it\n")
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from keyturn.audit import Keyring, verify_log
 
-    path = args.log
-    if not path:
-        from keyturn.manifest import load_manifest
-
-        if os.path.exists(args.manifest):
-            m = load_manifest(args.manifest)
-            path = str(m.resolve(m.model.audit.log))
-        else:
-            path = "logs/security_audit.jsonl"
+    if args.audit_command == "rekey":
+        return cmd_audit_rekey(args)
+    path = _audit_path(args)
     report = verify_log(path, Keyring.from_env(dict(os.environ)), expect_head=args.expect_head,
                         expect_count=args.expect_count)
     if report.warning:

@@ -23,7 +23,7 @@ from keyturn.errors import UsageError
 from keyturn.values import GITHUB_MAX_BYTES, SecretValue
 
 MIN_LENGTH = 8
-DEFAULT_SYMBOLS = "!#%+-.:=@^_~"
+DEFAULT_SYMBOLS = "!%+-.:=@^_"  # every one reads back bare from docker --env-file, bash and systemd
 _RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
 
 __all__ = [

@@ -115,7 +115,8 @@ class Runtime:
             from keyturn.audit import AuditLog, Keyring
 
             keyring = Keyring.from_env(self.environ)
-            self._audit = AuditLog(self.manifest.resolve(self.manifest.model.audit.log), keyring)
+            self._audit = AuditLog(self.manifest.resolve(self.manifest.model.audit.log), keyring,
+                                   root=self.manifest.base_dir)
         return self._audit
 
     def check_outputs(self) -> None:
@@ -126,7 +127,7 @@ class Runtime:
         audit = self.manifest.model.audit
         check_file(self.manifest.resolve(audit.log), "audit.log")
         check_dir(self.manifest.resolve(audit.evidence_dir), "audit.evidence_dir")
-        _ = self.audit  # builds the keyring: bad KEYTURN_AUDIT_KEY_* variables fail here
+        self.audit.check_append()  # builds the keyring: bad KEYTURN_AUDIT_KEY_* variables fail here
 
     def record(self, event: str, **fields: Any) -> None:
         fields.setdefault("actor", self.actor)

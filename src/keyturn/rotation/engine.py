@@ -97,7 +97,7 @@ class Rotation(SecretOp):
         results = []
         for check in checks:
             result = check.run(self.name, value)
-            self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})")
+            self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.display}")  # terminal only; never persisted
             results.append(result)
         return results
 

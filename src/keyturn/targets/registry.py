@@ -81,7 +81,10 @@ class TargetFactory:
         if isinstance(config, FileTargetConfig):
             from keyturn.targets.file import FileTarget
 
-            return [BoundTarget(FileTarget(config.file, base_dir=self.base_dir), shape, name)]
+            dotenv = FileTarget(
+                config.file, base_dir=self.base_dir, allow_outside=config.allow_outside, style=config.format
+            )
+            return [BoundTarget(dotenv, shape, name)]
         if isinstance(config, GitHubTargetConfig):
             from keyturn.targets.github import GitHubRepoSecretTarget
 
