@@ -14,7 +14,7 @@ from keyturn._internal.devserver import Server, _die_with_parent, _wait_ready, f
 REGION = "us-east-1"
 
 
-def start_moto(workdir: Path, attempts: int = 3) -> Server:
+def start_moto(workdir: Path, attempts: int = 3, extra_env: dict[str, str] | None = None) -> Server:
     workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "home"
     home.mkdir(exist_ok=True)
@@ -24,7 +24,7 @@ def start_moto(workdir: Path, attempts: int = 3) -> Server:
         port = free_port()
         log = workdir / f"moto-{port}.log"
         env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-               "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+               "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true", **(extra_env or {})}
         with open(log, "wb") as fh:
             proc = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=fh,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

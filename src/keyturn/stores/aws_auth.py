@@ -123,14 +123,19 @@ def make_session(label: str, auth: Any, environ: Mapping[str, str], region: str 
         except ProfileNotFound:
             raise UsageError(f"{label}: AWS profile {auth.profile!r} not found in the AWS config files") from None
         return session
-    if not region:
-        raise UsageError(f"{label}: no AWS region — set AWS_REGION or the store's region:")
+    def need_region() -> str:
+        if not region:
+            raise UsageError(f"{label}: no AWS region — set AWS_REGION or the store's region:")
+        return region
+
     if method == "github-oidc":
+        need_region()
         role = auth.role_arn or environ.get("AWS_ROLE_ARN")
         if not role:
             raise UsageError(f"{label}: auth.method github-oidc needs auth.role_arn (or AWS_ROLE_ARN)")
         token = github_oidc_token(label, environ, auth.audience)
-        return assume_web_identity(label, environ, region, role, token, session_name(environ, auth.session_name),
+        return assume_web_identity(label, environ, need_region(), role, token,
+                                   session_name(environ, auth.session_name),
                                    int(auth.duration.total_seconds()), "ACTIONS_ID_TOKEN_REQUEST_URL")
     key_id = environ.get("AWS_ACCESS_KEY_ID")
     secret = environ.get("AWS_SECRET_ACCESS_KEY")
@@ -145,7 +150,7 @@ def make_session(label: str, auth: Any, environ: Mapping[str, str], region: str 
                 token = SecretValue(fh.read().strip())
         except OSError as exc:
             raise UsageError(f"{label}: AWS_WEB_IDENTITY_TOKEN_FILE cannot be read ({exc.strerror})") from None
-        return assume_web_identity(label, environ, region, role, token, session_name(environ, None), 3600,
+        return assume_web_identity(label, environ, need_region(), role, token, session_name(environ, None), 3600,
                                    "AWS_WEB_IDENTITY_TOKEN_FILE")
     if role and environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
         raise UsageError(f"{label}: AWS_ROLE_ARN is set but no token file — run "

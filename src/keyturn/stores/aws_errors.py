@@ -124,7 +124,7 @@ class Caller:
     def translate(self, exc: BaseException, action: str, secret: str, secret_id: str) -> KeyturnError:
         code = error_code(exc)
         arn = self.arn_for(secret_id)
-        if code in DENIED:
+        if code in DENIED or (_status(exc) == 403 and code in ("", "403", "Forbidden")):
             return StoreUnavailable(
                 f"AccessDenied on {action} for {secret_id} — the role needs secretsmanager:{action} on {arn}",
                 store=self.label, secret=secret)
