@@ -139,3 +139,47 @@ def test_json_secret_rotates_one_field_end_to_end(tmp_path: Path, moto: Any) -> 
     assert ws.dotenv("deploy/app.env")[ws.name] == new
     for stream in (ws.rotate("--dry-run").stdout, ):
         assert new not in stream
+
+
+def test_doctor_and_status_work_on_aws(tmp_path: Path, moto: Any) -> None:
+    ws = AwsWorkspace(tmp_path / "ws", moto)
+    _ok(ws.rotate())
+    _ok(ws.rotate())
+    r = ws.run("doctor")
+    assert r.returncode == 0 and "nothing needs action" in r.stdout, r.stdout + r.stderr
+    status = json.loads(ws.run("status", "--format", "json").stdout)["secrets"][0]
+    assert status["current"] == ws.current_version()
+
+
+def test_missing_boto3_names_the_pip_command(tmp_path: Path, moto: Any) -> None:
+    import os
+
+    ws = AwsWorkspace(tmp_path / "ws", moto)
+    blocker = ws.root / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nclass _B:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('boto3', 'botocore'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name.split('.')[0])\n"
+        "sys.meta_path.insert(0, _B())\n")
+    ws.env["PYTHONPATH"] = os.pathsep.join([str(blocker), ws.env["PYTHONPATH"]])
+    r = ws.run("status")
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'keyturn[aws]'" in r.stderr and "internal error" not in r.stderr
+
+
+def test_no_value_reaches_output_audit_evidence_or_the_journal(tmp_path: Path, moto: Any) -> None:
+    import base64
+
+    ws = AwsWorkspace(tmp_path / "ws", moto)
+    runs = [ws.rotate(), ws.rotate()]
+    (ws.root / "fail-smoke").touch()
+    runs.append(ws.rotate())  # rolled back
+    values = {v for v in (ws.version_value(x) for x in ws.all_versions()) if v}
+    assert len(values) == 3
+    texts = [r.stdout + r.stderr for r in runs]
+    texts += [p.read_text() for p in (ws.root / "logs").rglob("*") if p.is_file()]
+    texts += [json.dumps(ws.journal())]
+    for value in values:  # I5
+        forms = {value, base64.b64encode(value.encode()).decode()}
+        assert not any(form in text for form in forms for text in texts)
