@@ -168,3 +168,17 @@ def test_access_denied_names_the_action_and_the_secret_arn(enforcing_moto: dict[
     assert "AccessDenied on UpdateSecretVersionStage for app/db" in msg, msg
     assert "the role needs secretsmanager:UpdateSecretVersionStage on arn:aws:secretsmanager:us-east-1:" in msg
     assert ":secret:app/db-" in msg and PAYLOAD not in msg and err.value.exit_code == 4
+
+
+def test_create_after_a_force_delete_waits_for_the_name(stubbed: Any) -> None:
+    store, stub, slept = stubbed
+    rid = RotationId("r" * 40)
+    stub.add_client_error("describe_secret", "ResourceNotFoundException", "nope", 400)
+    stub.add_client_error("create_secret", "InvalidRequestException", "You can't create this secret because a "
+                          "secret with this name is already scheduled for deletion.", 400)
+    stub.add_response("create_secret", {"ARN": ARN, "Name": "app/db", "VersionId": rid})
+    stub.add_response("update_secret_version_stage", {"ARN": ARN, "Name": "app/db"})
+    _described(stub, {rid: ["AWSCURRENT", "AWSPENDING"]})
+    stub.add_response("get_secret_value", {"SecretString": PAYLOAD, "VersionId": rid})
+    got = store.create_pending(REF, rid, SecretValue(PAYLOAD, mask=False))
+    assert got.reveal() == PAYLOAD and len(slept) == 1

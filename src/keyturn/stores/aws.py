@@ -313,12 +313,21 @@ class AwsStore:
                                 "Tags": [{"Key": CREATED_TAG, "Value": token}]}
         if self.config.kms_key_id:
             args["KmsKeyId"] = self.config.kms_key_id
-        try:
-            self.call("CreateSecret", ref.name, ref.path, lambda: self._sm.create_secret(**args))
-        except Conflict:
-            mine, _ = self._text(ref, version=token)
-            if mine is None:
-                raise
+        for attempt in range(self.call.retries + 1):
+            try:
+                self.call("CreateSecret", ref.name, ref.path, lambda: self._sm.create_secret(**args))
+                break
+            except Conflict:
+                mine, _ = self._text(ref, version=token)
+                if mine is None:
+                    raise
+                break
+            except UsageError as exc:
+                # A force-deleted secret (a failed first rotation) vanishes asynchronously:
+                # its name is "scheduled for deletion" for a few seconds.
+                if "scheduled for deletion" not in str(exc) or attempt >= self.call.retries:
+                    raise
+                self.call.sleep(self.call.delay(attempt + 1))
         self._move(ref, PENDING, token, None)
         return self.create_pending(ref, rotation_id, value)
 
