@@ -300,7 +300,9 @@ class AwsStore:
             return SecretValue(self._field(ref, mine, f"{ref.path} (version {token})"))
         current_text = None
         if _holder(stages, CURRENT):
-            current_text, _ = self._text(ref, stage=CURRENT)
+            current_text, vid = self._text(ref, stage=CURRENT)
+            if current_text is not None:
+                self._field(ref, current_text, f"{ref.path} (version {vid})")  # a JSON object with the field
         text = jsonfield.replace(current_text, ref.key, value.reveal()) if ref.key else value.reveal()
         self.call("PutSecretValue", ref.name, ref.path, lambda: self._sm.put_secret_value(
             SecretId=ref.path, SecretString=text, ClientRequestToken=token, VersionStages=[PENDING]))
