@@ -137,7 +137,8 @@ class AzureStore:
     # ------------------------------------------------------------------ plumbing
     def _call(self, ref: SecretRef, op: str, what: str, fn: Callable[[], T], *, preflight: bool = False) -> T:
         return call(self.label, ref.name, op, what, fn, retries=self.retries, backoff=self.backoff,
-                    preflight=preflight, ca_hint=f"set stores.{self.name}.ca_cert to the CA bundle")
+                    preflight=preflight, ca_hint=f"set stores.{self.name}.ca_cert to the CA bundle",
+                    vault_url=self.config.vault_url)
 
     def names(self, ref: SecretRef) -> tuple[str, str, str]:
         """(secret, pending sibling, journal sibling) names in the vault."""

@@ -74,7 +74,7 @@ def _denied(op: str, what: str, inner: str, message: str) -> str:
 
 
 def call(label: str, secret: str, op: str, what: str, fn: Callable[[], T], *, retries: int, backoff: float,
-         preflight: bool = False, ca_hint: str = "") -> T:
+         preflight: bool = False, ca_hint: str = "", vault_url: str = "") -> T:
     """Run one SDK call; ``what`` names the Key Vault secret (and version)."""
     from azure.core import exceptions as ax
 
@@ -86,8 +86,9 @@ def call(label: str, secret: str, op: str, what: str, fn: Callable[[], T], *, re
         except ax.ResourceNotFoundError:
             raise NotFound(what) from None
         except ax.ClientAuthenticationError as exc:
-            status = getattr(exc, "status_code", None)
-            if status == 401:
+            response = getattr(exc, "response", None)
+            url = str(getattr(getattr(response, "request", None), "url", "") or "")
+            if exc.status_code == 401 and vault_url and url.startswith(vault_url):
                 raise StoreUnavailable(f"the vault refused the access token (401) on {op} {what} — is the identity "
                                        "in the vault's tenant (AZURE_TENANT_ID) and the vault URL right?",
                                        store=label, secret=secret) from None
