@@ -174,3 +174,27 @@ def test_manifest_refuses_a_path_key_vault_cannot_name(tmp_path) -> None:  # typ
     with pytest.raises(ManifestError, match="vault_url"):
         parse_manifest(base.replace("https://v.vault.azure.net", "http://v").replace("PATH_A", "a")
                        .replace("PATH_B", "b"), tmp_path / "k.yml")
+
+
+def test_retire_reports_only_what_reads_back_disabled(fresh_vault: FakeKeyVault) -> None:  # noqa: F811
+    store, ref = make_store(fresh_vault), _ref()
+    first = _rotate(store, ref, _value())
+    second = _rotate(store, ref, _value())
+    fresh_vault.ignore_disable = True  # the service acknowledges but the version stays enabled
+    assert store.retire(ref, [first, second]) == []  # type: ignore[list-item]
+    assert store.live_versions(ref) == [first, second]
+    fresh_vault.ignore_disable = False
+    assert store.retire(ref, [first, second]) == [first]  # type: ignore[list-item]
+
+
+def test_readme_azure_example_is_a_valid_manifest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from keyturn.manifest import parse_manifest
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Azure Key Vault setup"):]
+    example = section[section.index("```yaml") + 8:section.index("```", section.index("```yaml") + 8)]
+    loaded = parse_manifest(example, tmp_path / "keyturn.yml")
+    store = loaded.model.stores["kv"]
+    assert store.type == "azure" and store.auth.method == "github-oidc"
+    assert store.canonical_path(loaded.model.secrets["DB_PASSWORD"].path) == "db--prod-password"

@@ -76,6 +76,7 @@ class FakeKeyVault:
         self.purge_protection = purge_protection
         self.secrets: dict[str, Secret] = {}
         self.deny: set[str] = set()
+        self.ignore_disable = False  # answer PATCH enabled=false with 200 but keep the version enabled
         self.fail_next: list[tuple[int, str]] = []  # (status, operation or "*")
         self.log: list[tuple[str, str, int]] = []
         self.lock = threading.RLock()
@@ -330,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
                                    "found in this key vault.")
             v = found[0]
             attrs = body.get("attributes") or {}
-            if "enabled" in attrs and attrs["enabled"] is not None:
+            if "enabled" in attrs and attrs["enabled"] is not None and not (kv.ignore_disable and not attrs["enabled"]):
                 v.enabled = bool(attrs["enabled"])
             if "exp" in attrs:
                 v.exp = attrs["exp"]
