@@ -198,3 +198,11 @@ def test_readme_azure_example_is_a_valid_manifest(tmp_path) -> None:  # type: ig
     store = loaded.model.stores["kv"]
     assert store.type == "azure" and store.auth.method == "github-oidc"
     assert store.canonical_path(loaded.model.secrets["DB_PASSWORD"].path) == "db--prod-password"
+
+
+def test_versions_are_read_across_pages(fresh_vault: FakeKeyVault) -> None:  # noqa: F811
+    store, ref = make_store(fresh_vault), _ref()
+    ids = [fresh_vault.put(kv_name(ref.path), f"hand-written-{i}-" + "x" * 12) for i in range(7)]
+    fresh_vault.log.clear()
+    assert store.live_versions(ref) == ids  # page size 3: three pages via nextLink
+    assert [p for m, p, _ in fresh_vault.log if m == "GET"].count(f"/secrets/{kv_name(ref.path)}/versions") == 3

@@ -140,3 +140,16 @@ def test_rotate_then_emergency_leaves_only_current(tmp_path: Path, keyvault: Fak
     assert ws.live() == [ws.kv.versions(ws.main)[-1].id]
     r = ws.run("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("change", "code", "needle"), [
+    ({"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "stale"}, 2, "add `permissions: id-token: write` to this job"),
+    ({"AZURE_CLIENT_ID": "99999999-0000-0000-0000-000000000000"}, 4, "could not get an Azure access token"),
+])
+def test_login_failures_are_one_line(tmp_path: Path, keyvault: FakeKeyVault, ws_env: dict[str, str],  # noqa: F811
+                                     change: dict[str, str], code: int, needle: str) -> None:
+    ws = AzureWorkspace(tmp_path / "ws", keyvault, {**ws_env, **change})
+    r = ws.run("rotate", ws.name)
+    assert r.returncode == code and needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert ws.kv.versions(ws.main) == []  # nothing written

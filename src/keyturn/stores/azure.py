@@ -24,6 +24,7 @@ a soft-deleted secret itself is a conflict naming the fix — never a surprise 4
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import uuid
@@ -109,6 +110,11 @@ class AzureStore:
         from azure.keyvault.secrets import SecretClient
 
         env = os.environ if environ is None else environ
+        for logger in ("azure.identity", "azure.core.pipeline.policies.http_logging_policy"):
+            # azure-identity logs a failed login with the service's response body; keyturn's own
+            # one-line error says what to fix. Left alone when the caller configured the logger.
+            if logging.getLogger(logger).level == logging.NOTSET:
+                logging.getLogger(logger).setLevel(logging.CRITICAL)
         self.name = name
         self.config = config
         self.retries = retries
