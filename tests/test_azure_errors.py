@@ -205,4 +205,4 @@ def test_versions_are_read_across_pages(fresh_vault: FakeKeyVault) -> None:  # n
     ids = [fresh_vault.put(kv_name(ref.path), f"hand-written-{i}-" + "x" * 12) for i in range(7)]
     fresh_vault.log.clear()
     assert store.live_versions(ref) == ids  # page size 3: three pages via nextLink
-    assert [p for m, p, _ in fresh_vault.log if m == "GET"].count(f"/secrets/{kv_name(ref.path)}/versions") == 3
+    assert [p for m, p, st in fresh_vault.log if m == "GET" and st == 200].count(f"/secrets/{kv_name(ref.path)}/versions") == 3
