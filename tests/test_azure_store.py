@@ -145,3 +145,34 @@ def test_journal_retried_duplicate_write_is_ours(keyvault: FakeKeyVault) -> None
     assert store.journal(ref).load() == ("again", new)
     enabled = [v for v in keyvault.versions(kv_name(ref.path) + "-keyturn-rotation") if v.enabled]
     assert len(enabled) == 2  # base + one of the duplicates
+
+
+def test_journal_rolls_over_into_generations(keyvault: FakeKeyVault) -> None:  # noqa: F811
+    """Each sibling holds at most PER_GENERATION versions; a fresh process finds the
+    newest generation; rivals across a rollover boundary still conflict."""
+    ref = _ref()
+    store = make_store(keyvault)
+    slot = store.journal(ref)
+    slot.PER_GENERATION = 3  # type: ignore[misc]
+    token = ""
+    for i in range(11):
+        token = slot.save(f"doc-{i}", token)
+    base = kv_name(ref.path) + "-keyturn-rotation"
+    sizes = [len(keyvault.versions(base if g == 0 else f"{base}-g{g}")) for g in range(5)]
+    assert sizes == [3, 3, 3, 2, 0]
+    fresh = make_store(keyvault).journal(ref)
+    fresh.PER_GENERATION = 3  # type: ignore[misc]
+    assert fresh.load() == ("doc-10", token)
+    token = fresh.save("doc-11", token)  # seq 12: the last of generation 3
+    other = make_store(keyvault).journal(ref)
+    other.PER_GENERATION = 3  # type: ignore[misc]
+    real = fresh.store.write
+
+    def racing(*args: Any, **kw: Any) -> Any:  # a rival writes seq 13 (generation 4) first
+        other.save("rival", token)
+        return real(*args, **kw)
+
+    fresh.store.write = racing  # type: ignore[method-assign]
+    with pytest.raises(Conflict):
+        fresh.save("doc-12", token)
+    assert other.load()[0] == "rival"

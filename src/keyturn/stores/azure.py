@@ -63,10 +63,11 @@ def kv_name(path: str) -> str:
         raise ValueError(f"bad path {path!r} for Azure Key Vault: letters, digits and single '-' inside "
                          "'/'-separated segments only (e.g. db/prod-password, which becomes db--prod-password)")
     name = path.replace("/", "--")
-    if name.lower().endswith((PENDING_TAIL, JOURNAL_TAIL)):
-        raise ValueError(f"bad path {path!r}: the endings -keyturn-pending/-keyturn-rotation are reserved")
-    if len(name) + len(JOURNAL_TAIL) > MAX_NAME:
-        raise ValueError(f"bad path {path!r}: at most {MAX_NAME - len(JOURNAL_TAIL)} characters once '/' is '--'")
+    if PENDING_TAIL in name.lower() or JOURNAL_TAIL in name.lower():
+        raise ValueError(f"bad path {path!r}: -keyturn-pending and -keyturn-rotation are reserved for keyturn")
+    if len(name) + len(JOURNAL_TAIL) + 8 > MAX_NAME:  # room for the journal's "-g<generation>"
+        raise ValueError(f"bad path {path!r}: at most {MAX_NAME - len(JOURNAL_TAIL) - 8} characters once '/' is "
+                         "'--'")
     return name
 
 
