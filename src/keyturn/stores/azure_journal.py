@@ -92,7 +92,7 @@ class AzureJournal:
             if not props and generation == 0 and self.store.deleted(self.ref, kv):
                 # Someone deleted keyturn's bookkeeping: recover it rather than forget live versions.
                 self.store._call(self.ref, "recover", kv,
-                                 lambda: self.store._client.begin_recover_deleted_secret(kv).result())
+                                 lambda kv=kv: self.store._client.begin_recover_deleted_secret(kv).result())  # type: ignore[misc]
                 props = self.store.versions(self.ref, kv)
             live = [p for p in props if p.enabled and _seq(p) > 0]
             if live:  # else the first write into this generation lost: the head is in the one before
