@@ -221,7 +221,7 @@ def test_unknown_key(tmp_path: Path, text: str, expected: str) -> None:
     [
         (
             replace("type: vault", "type: consul"),
-            "M:4: stores.vault.type: unknown store type 'consul' (expected one of: 'vault', 'openbao', 'aws')",
+            "M:4: stores.vault.type: unknown store type 'consul' (expected one of: 'vault', 'openbao', 'aws', 'azure')",
         ),
         (replace("    type: vault\n", "    mount: kv\n"), "M:3: stores.vault: store needs a 'type' key"),
         (

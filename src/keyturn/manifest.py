@@ -437,7 +437,12 @@ class Manifest(_Model):
                 raise _RefError(
                     ("secrets", name, "store"), f"unknown store {secret.store!r} (defined: {known})"
                 )
-            where = (secret.store, secret.path)
+            # A store may map paths to its own names (Azure Key Vault) and refuse what cannot map.
+            canonical = getattr(self.stores[secret.store], "canonical_path", None)
+            try:
+                where = (secret.store, canonical(secret.path) if canonical else secret.path)
+            except ValueError as exc:
+                raise _RefError(("secrets", name, "path"), str(exc)) from None
             if where in seen_paths:
                 raise _RefError(
                     ("secrets", name, "path"),

@@ -14,12 +14,14 @@ BUILTIN: dict[str, str] = {
     "vault": "keyturn.stores.vault:VaultStore",
     "openbao": "keyturn.stores.vault:VaultStore",
     "aws": "keyturn.stores.aws:AwsStore",
+    "azure": "keyturn.stores.azure:AzureStore",
 }
 #: the manifest config model of each backend ("module:Class"), one per module; the
 #: module must not import its SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
     "keyturn.stores.vault:VaultStoreConfig",
     "keyturn.stores.aws:AwsStoreConfig",
+    "keyturn.stores.azure:AzureStoreConfig",
 )
 
 

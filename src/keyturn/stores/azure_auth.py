@@ -1,0 +1,106 @@
+"""Azure credentials for the Key Vault store, chosen in the manifest (``auth.method``):
+
+* ``default`` — azure-identity's ``DefaultAzureCredential``: the environment's service
+  principal, workload identity (``AZURE_FEDERATED_TOKEN_FILE``), managed identity (unless
+  ``managed_identity: false``), then the Azure CLI session that ``azure/login`` leaves.
+* ``github-oidc`` — a ``ClientAssertionCredential`` for ``AZURE_CLIENT_ID`` in
+  ``AZURE_TENANT_ID`` whose assertion is the job's GitHub OIDC token, requested from
+  ``ACTIONS_ID_TOKEN_REQUEST_URL`` with ``ACTIONS_ID_TOKEN_REQUEST_TOKEN`` for the audience
+  ``api://AzureADTokenExchange`` (the app's federated credential must trust the repository).
+  No ``azure/login`` step and no client secret are needed.
+
+Config models import nothing from Azure; :func:`build_credential` imports azure-identity
+lazily. Never imports a target or the engine; no token is ever logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from keyturn._internal.configbase import ConfigModel
+from keyturn.errors import StoreUnavailable, UsageError
+
+AZURE_AUDIENCE = "api://AzureADTokenExchange"
+ID_TOKEN_FIX = ("add `permissions: id-token: write` to this job (a pull request from a fork cannot get an "
+                "OIDC token)")
+
+
+class AzureDefaultAuth(ConfigModel):
+    method: Literal["default"] = "default"
+    managed_identity: bool = Field(default=True, description="Include managed identity in the chain")
+
+
+class AzureGithubOidcAuth(ConfigModel):
+    method: Literal["github-oidc"]
+    client_id_env: str = Field(default="AZURE_CLIENT_ID", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                               description="Env var with the app (client) id that has the federated credential")
+    tenant_id_env: str = Field(default="AZURE_TENANT_ID", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                               description="Env var with the Entra ID tenant id")
+    audience: str = Field(default=AZURE_AUDIENCE, min_length=1, description="Audience of the GitHub OIDC token")
+
+
+AzureAuth = Annotated[Union[AzureDefaultAuth, AzureGithubOidcAuth], Field(discriminator="method")]
+
+
+def github_oidc_token(env: Mapping[str, str], audience: str, label: str, timeout: float = 30.0) -> str:
+    """The job's GitHub Actions OIDC token for ``audience`` (a JWT, never logged)."""
+    url = env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+    request_token = env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    if not url or not request_token:
+        if env.get("GITHUB_ACTIONS") == "true":
+            raise UsageError(f"{label}: the job has no GitHub OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL is not set) "
+                             f"— {ID_TOKEN_FIX}")
+        raise UsageError(f"{label}: auth method github-oidc needs a GitHub Actions job with an OIDC token "
+                         f"(ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set) — {ID_TOKEN_FIX}, or use method: default")
+    sep = "&" if "?" in url else "?"
+    req = urllib.request.Request(f"{url}{sep}audience={urllib.parse.quote(audience, safe='')}",
+                                 headers={"Authorization": f"Bearer {request_token}", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the runner's own URL
+            body = json.loads(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise UsageError(f"{label}: the GitHub OIDC token request was refused ({exc.code}) — {ID_TOKEN_FIX}") \
+                from None
+        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.code}) — re-run the job", store=label) \
+            from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.__class__.__name__}) — re-run the job",
+                               store=label) from None
+    token = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise StoreUnavailable("the GitHub OIDC token response had no token — re-run the job", store=label)
+    return token
+
+
+def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, env: Mapping[str, str],
+                     verify: bool | str) -> Any:
+    """The azure-identity credential the manifest asks for (imports azure-identity)."""
+    from azure.identity import ClientAssertionCredential, DefaultAzureCredential
+
+    common: dict[str, Any] = {"connection_verify": verify}
+    authority = env.get("AZURE_AUTHORITY_HOST")
+    if isinstance(auth, AzureGithubOidcAuth):
+        client_id = env.get(auth.client_id_env)
+        tenant_id = env.get(auth.tenant_id_env)
+        missing = [n for n, v in ((auth.client_id_env, client_id), (auth.tenant_id_env, tenant_id)) if not v]
+        if missing:
+            raise UsageError(f"{label}: auth method github-oidc needs {' and '.join(missing)} (the app registration "
+                             "with a federated credential for this repository, and its tenant)")
+        if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or not env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+            github_oidc_token(env, auth.audience, label)  # raises the id-token: write message
+        audience = auth.audience
+        if authority:
+            common["authority"] = authority
+        return ClientAssertionCredential(
+            str(tenant_id), str(client_id), lambda: github_oidc_token(env, audience, label), **common)
+    if authority:
+        common["authority"] = authority
+    return DefaultAzureCredential(exclude_managed_identity_credential=not auth.managed_identity, **common)
