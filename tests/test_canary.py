@@ -111,6 +111,15 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
     run("rotate", name)
     run("finalize", "--force")
     run("rotate", name, "--mode", "emergency", "--reason", "canary leak drill")
+    run("rotate", name, fault="distribute-1", expect=None)  # killed after promotion …
+    for fmt in ("table", "json", "markdown", "prometheus"):
+        run("doctor", "--format", fmt, expect=1)        # … doctor reports the stuck rotation
+    run("unlock", name, "--reason", "canary")
+    run("abort", name, "--reason", "canary")         # restores, revokes, writes evidence
+    run("rotate", name, fault="created", expect=None)
+    run("abort", name, "--reason", "canary")         # before promotion
+    run("rotate", name)
+    run("doctor")
     run("audit", "verify")
 
     seen = ws.root / "seen-values"
