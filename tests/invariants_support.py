@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -192,8 +193,26 @@ def assert_no_foreign_values(ws: Workspace) -> None:
         assert v in live, "a target holds a value that is neither CURRENT nor PREVIOUS"
 
 
+HOLD_IN_VERIFY = "while test ! -e release; do sleep 0.05; done"
+
+
+def start_held_rotation(ws: Workspace) -> subprocess.Popen[str]:
+    """With a workspace made with ``verify_extra=HOLD_IN_VERIFY``: complete one rotation,
+    then start a second that waits inside its validate check (holding the lease) until
+    ``release`` exists again. Returns the running process."""
+    (ws.root / "release").touch()
+    first = ws.rotate()
+    assert first.returncode == 0, first.stderr
+    (ws.root / "release").unlink()
+    proc = ws.popen("rotate", ws.name)
+    deadline = time.monotonic() + 30
+    while not ws.pending_exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
 def dedent(text: str) -> str:
     return textwrap.dedent(text)
 
 
-__all__ = ["Workspace", "assert_targets_hold_current", "assert_no_foreign_values", "REPO"]
+__all__ = ["HOLD_IN_VERIFY", "Workspace", "start_held_rotation", "assert_targets_hold_current", "assert_no_foreign_values", "REPO"]

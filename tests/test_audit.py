@@ -309,9 +309,145 @@ def test_append_refuses_unkeyed_extension_of_keyed_log(log_path: Path) -> None:
 
 def test_unkeyed_records_rejected_in_keyed_log(log_path: Path) -> None:
     make_log(log_path, {}, 2)
-    make_log(log_path, ENV1, 2)  # upgrading a legacy unkeyed log
-    assert "unkeyed record" in _verify(log_path).reason
+    # Issue #7 observation 9: adding a key later was a dead end naming an option the CLI lacks.
+    with pytest.raises(UsageError, match=r"unkeyed chain: adopt KEYTURN_AUDIT_KEY_V1 first with `keyturn audit rekey"):
+        make_log(log_path, ENV1, 1)
+    report = _verify(log_path)
+    assert report.first_bad_line == 1 and "keyturn audit rekey --reason TEXT" in report.reason
+    assert "allow_unkeyed" not in report.reason
     assert verify_log(log_path, Keyring.from_env(ENV1), allow_unkeyed=True).ok
+
+
+def test_rekey_adopts_a_key_for_an_unkeyed_chain(log_path: Path) -> None:
+    make_log(log_path, {}, 3)
+    log = AuditLog(log_path, Keyring.from_env(ENV1), environ={"GITHUB_ACTOR": "octocat"})
+    record = log.rekey(reason="adopt the chain key")
+    assert record is not None and record["event"] == "audit.rekey" and record["key_version"] == 1
+    assert record["details"] == {"from_key_version": 0, "to_key_version": 1, "records_before": 3}
+    assert log.rekey(reason="again") is None  # already adopted: nothing written
+    make_log(log_path, ENV1, 2)  # keyed appends continue the chain
+    report = verify_log(log_path, Keyring.from_env(ENV1))
+    assert report.ok and report.records == 6 and report.key_versions == (0, 1)
+    # From now on the key is required: without it, and for any later unkeyed record.
+    assert "KEYTURN_AUDIT_KEY_V1" in _verify(log_path, {}).reason
+    with pytest.raises(UsageError, match="signed with KEYTURN_AUDIT_KEY_V1"):
+        AuditLog(log_path, Keyring(), environ={}).append("rotation.begin")
+    # The rekey's HMAC covers the unkeyed prefix: editing it breaks the chain there.
+    edited = lines(log_path)
+    first = json.loads(edited[0])
+    first["actor"] = "mallory"
+    first["digest"] = compute_digest(first, Keyring())
+    rewrite(log_path, [json.dumps(first) + "\n", *edited[1:]])
+    assert _verify(log_path).first_bad_line == 2
+
+
+def test_rekey_refuses_without_a_key_or_reason_and_verifies_first(log_path: Path) -> None:
+    make_log(log_path, {}, 2)
+    with pytest.raises(UsageError, match="no chain key is set"):
+        AuditLog(log_path, Keyring(), environ={}).rekey(reason="x")
+    with pytest.raises(UsageError, match="--reason"):
+        AuditLog(log_path, Keyring.from_env(ENV1), environ={}).rekey(reason=" ")
+    rewrite(log_path, lines(log_path)[1:])  # a deleted first line is not adopted
+    with pytest.raises(AuditVerifyFailed, match="line 1"):
+        AuditLog(log_path, Keyring.from_env(ENV1), environ={}).rekey(reason="adopt")
+    assert len(lines(log_path)) == 1
+
+
+def test_keyed_record_after_unkeyed_without_rekey_is_rejected(log_path: Path) -> None:
+    make_log(log_path, {}, 2)
+    keyring = Keyring.from_env(ENV1)
+    rows = [json.loads(line) for line in lines(log_path)]
+    forged = dict(rows[1], seq=3, prev_digest=rows[1]["digest"], key_version=1, ts="2030-01-01T00:00:00.000000Z")
+    forged["digest"] = compute_digest(forged, keyring)
+    rewrite(log_path, [*lines(log_path), json.dumps(forged) + "\n"])
+    report = _verify(log_path)
+    assert report.first_bad_line == 3 and "without an audit.rekey record" in report.reason
+
+
+def _resign(path: Path, keyring: Keyring, edit: Callable[[int, dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite the chain with ``edit`` applied to each record, every digest recomputed."""
+    prev, out = GENESIS_DIGEST, []
+    for i, line in enumerate(lines(path), start=1):
+        record = edit(i, json.loads(line))
+        record["prev_digest"] = prev
+        record["digest"] = prev = compute_digest(record, keyring)
+        out.append(json.dumps(record) + "\n")
+    rewrite(path, out)
+
+
+def test_key_version_going_backwards_is_rejected(log_path: Path) -> None:
+    # Issue #8 item 5: V2-era records re-signed with the retired V1 must not verify.
+    make_log(log_path, ENV12 | {"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "1"}, 2, clock=fixed_clock())
+    make_log(log_path, ENV12, 3, clock=fixed_clock(datetime(2026, 2, 1, tzinfo=UTC)))
+    with pytest.raises(UsageError, match="would go backwards"):
+        make_log(log_path, ENV12 | {"KEYTURN_AUDIT_KEY_ACTIVE_VERSION": "1"}, 1)
+    keyring = Keyring.from_env(ENV12)
+    _resign(log_path, keyring, lambda i, r: dict(r, key_version=1) if i == 5 else r)
+    report = verify_log(log_path, keyring)
+    assert not report.ok and report.first_bad_line == 5
+    assert "key_version 1 goes backwards (line 4 is signed with V2)" in report.reason
+
+
+def test_timestamps_going_backwards_are_rejected(log_path: Path) -> None:
+    make_log(log_path, ENV1, 4, clock=fixed_clock())
+    keyring = Keyring.from_env(ENV1)
+    _resign(log_path, keyring, lambda i, r: dict(r, ts="2025-12-31T00:00:00.000000Z") if i == 3 else r)
+    report = verify_log(log_path, keyring)
+    assert not report.ok and report.first_bad_line == 3
+    assert "earlier than line 2's 2026-01-01T00:00:01.000000Z" in report.reason
+    _resign(log_path, keyring, lambda i, r: dict(r, ts="yesterday") if i == 3 else r)
+    assert "not an ISO-8601 time" in _verify(log_path).reason
+
+
+def test_append_never_writes_a_timestamp_before_the_last(log_path: Path) -> None:
+    make_log(log_path, ENV1, 1, clock=fixed_clock(datetime(2026, 5, 1, tzinfo=UTC)))
+    make_log(log_path, ENV1, 1, clock=fixed_clock(datetime(2026, 4, 1, tzinfo=UTC)))  # a slower runner
+    stamps = [json.loads(line)["ts"] for line in lines(log_path)]
+    assert stamps == ["2026-05-01T00:00:00.000000Z", "2026-05-01T00:00:00.000000Z"]
+    assert verify_log(log_path, Keyring.from_env(ENV1)).ok
+
+
+def test_duplicated_json_keys_are_rejected(log_path: Path) -> None:
+    make_log(log_path, ENV1, 2)
+    keyring = Keyring.from_env(ENV1)
+    rows = lines(log_path)
+    record = json.loads(rows[1])
+    record["actor"] = "root@vm"
+    record["digest"] = compute_digest(record, keyring)  # what a last-key-wins reader verifies
+    text = json.dumps(record)
+    forged = text.replace('"actor": "root@vm"', '"actor": "mallory", "actor": "root@vm"')
+    assert forged != text
+    rewrite(log_path, [rows[0], forged + "\n"])
+    report = verify_log(log_path, keyring)
+    assert not report.ok and report.first_bad_line == 2
+    assert report.reason == "line 2: duplicate key 'actor' (a reader could take either value)"
+    with pytest.raises(UsageError, match="duplicate key 'actor'"):
+        make_log(log_path, ENV1, 1)
+    nested = text.replace('"attempts": 1', '"attempts": 1, "attempts": 2')
+    assert nested != text
+    rewrite(log_path, [rows[0], nested + "\n"])
+    assert "duplicate key 'attempts'" in _verify(log_path).reason
+
+
+def test_cli_audit_rekey(log_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_log(log_path, {}, 2)
+    for name in list(__import__("os").environ):
+        if name.startswith("KEYTURN_AUDIT_KEY"):
+            monkeypatch.delenv(name)
+    r = run_cli("audit", "rekey", "--log", str(log_path), "--reason", "adopt")
+    assert r.code == 2 and "no chain key is set" in r.err and len(r.err.splitlines()) == 1
+    monkeypatch.setenv("KEYTURN_AUDIT_KEY_V1", KEY1)
+    r = run_cli("audit", "verify", "--log", str(log_path))
+    assert r.code == 1 and "keyturn audit rekey --reason TEXT" in r.err
+    r = run_cli("audit", "rekey", "--log", str(log_path))
+    assert r.code == 2 and "--reason" in r.err
+    r = run_cli("audit", "rekey", "--log", str(log_path), "--reason", "adopt the key")
+    assert r.code == 0, r.err
+    assert r.out == f"{log_path}: line 3 audit.rekey adopts KEYTURN_AUDIT_KEY_V1; verification now requires it\n"
+    assert run_cli("audit", "verify", "--log", str(log_path)).code == 0
+    r = run_cli("audit", "rekey", "--log", str(log_path), "--reason", "again")
+    assert r.code == 0 and "nothing to adopt" in r.out
+    assert json.loads(lines(log_path)[-1])["reason"] == "adopt the key"
 
 
 # -- chain-key rotation --------------------------------------------------------------
@@ -425,3 +561,41 @@ def test_keyed_fingerprint_is_the_only_value_trace(log_path: Path) -> None:
     log.append("rotation.create", details={"fingerprint": fp})
     text = log_path.read_text()
     assert fp in text and all(form not in text for form in canary.derived_forms())
+
+
+# -- symlinks and modes (issue #8 item 7) --------------------------------------------
+
+
+def test_audit_log_symlink_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_text("")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "security_audit.jsonl").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="is a symlink"):
+        make_log(tmp_path / "logs" / "security_audit.jsonl", ENV1, 1)
+    assert elsewhere.read_text() == ""
+
+
+def test_audit_log_directory_symlink_below_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "logs").symlink_to(outside)
+    log = AuditLog(repo / "logs" / "audit.jsonl", Keyring.from_env(ENV1), environ={}, root=repo)
+    with pytest.raises(UsageError, match="logs: it is a symlink"):
+        log.append("rotation.begin")
+    assert list(outside.iterdir()) == []
+
+
+def test_audit_directories_are_0750_under_umask_000(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        make_log(tmp_path / "a" / "b" / "audit.jsonl", ENV1, 1)
+    finally:
+        os.umask(old)
+    for d in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o750, d

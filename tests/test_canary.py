@@ -4,7 +4,10 @@ stderr, the audit log, evidence records, step outputs, the step summary or any r
 
 Every check in the manifest appends the value it was given to ``seen-values`` (a test
 side channel), so even PENDING values that were discarded are known to the test.
-Careless checks also print the value (plain and base64) to their stdout and stderr.
+Careless checks also print the value to their stdout and stderr in every encoding a
+tool might use: plain, base64 (one line, GNU-wrapped at 76 columns, of ``user:value``),
+hex (``xxd -p``, ``od -tx1``, upper case), ``%xx`` in both cases, JSON-escaped. Each
+check also dumps its environment to a side file: no credential of keyturn's may be in it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,39 @@ from tests.invariants_support import Workspace
 
 NOISY = """\
 printf '%s\\n' "$KEYTURN_VALUE" >> seen-values
+env >> "check-env-$1"
 echo "value=$KEYTURN_VALUE"
-printf %s "$KEYTURN_VALUE" | base64 -w0
+printf %s "$KEYTURN_VALUE" | base64 -w0; echo
+printf %s "$KEYTURN_VALUE" | base64
+echo "$KEYTURN_VALUE" | base64 >&2
+printf 'user:%s' "$KEYTURN_VALUE" | base64 -w0; echo
+echo "> Authorization: Basic $(printf 'admin:%s' "$KEYTURN_VALUE" | base64 -w0)" >&2
+printf %s "$KEYTURN_VALUE" | xxd -p
+printf %s "$KEYTURN_VALUE" | xxd -p -u >&2
+printf %s "$KEYTURN_VALUE" | od -tx1
+printf 'user:%s' "$KEYTURN_VALUE" | od -An -tx1 >&2
+python3 -c 'import os, json, re, urllib.parse as u; v = os.environ["KEYTURN_VALUE"]; \
+print(v.encode().hex().upper(), u.quote(v, safe=""), re.sub("%..", lambda m: m.group(0).lower(), u.quote(v + "/é")), \
+json.dumps({"v": v + "\\"\\\\"}))'
 echo "$KEYTURN_VALUE" >&2
 test ! -e "fail-$1-noisy"
 """
+#: Credentials in keyturn's environment that no check may see (issue #8 item 4).
+CREDENTIALS = {
+    "GITHUB_TOKEN": "ghs_canaryGithubTokenThatNoCheckMaySee0001",
+    "KEYTURN_GITHUB_APP_PRIVATE_KEY": "canary-app-private-key-no-check-may-see",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "canary-oidc-request-token-no-check-may-see",
+}
+
+
+def _squeezed_cores(value: str) -> list[str]:
+    """Hex and base64 cores, lowercased: found in output with every wrap and space removed."""
+    raw = value.encode()
+    cores = [raw.hex()]
+    for skip in range(3):
+        body = raw[skip:][: (len(raw) - skip) // 3 * 3]
+        cores.append(base64.b64encode(body).decode().lower())
+    return cores
 
 
 def _collect_store_values(ws: Workspace, into: set[str]) -> None:
@@ -41,7 +72,9 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
         tmp_path / "ws", openbao,
         verify_extra="sh ./noisy.sh verify",
         smoke_extra="sh ./noisy.sh smoke",
-        extra_env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(gh_out), "GITHUB_STEP_SUMMARY": str(gh_sum)},
+        extra_env={
+            "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(gh_out), "GITHUB_STEP_SUMMARY": str(gh_sum), **CREDENTIALS,
+        },
     )
     (ws.root / "noisy.sh").write_text(NOISY)
     values: set[str] = set()
@@ -90,6 +123,19 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
             outputs.append((str(f), f.read_text(errors="replace")))
     assert any("evidence" in label for label, _ in outputs)
 
+    # Check environment probe: no credential of keyturn's reached any check.
+    probes = sorted(ws.root.glob("check-env-*"))
+    assert {p.name for p in probes} == {"check-env-verify", "check-env-smoke"}
+    secrets_of_keyturn = {**CREDENTIALS, "VAULT_TOKEN": ws.env["VAULT_TOKEN"], "KEYTURN_AUDIT_KEY_V1": "k" * 32}
+    for probe in probes:
+        seen_env = probe.read_text()
+        names = {line.split("=", 1)[0] for line in seen_env.splitlines() if "=" in line}
+        assert "KEYTURN_VALUE" in names and "KEYTURN_SECRET_NAME" in names
+        for name, secret in secrets_of_keyturn.items():
+            assert name not in names, f"{name} reached a check ({probe.name})"
+            assert len(secret) < 8 or secret not in seen_env, f"{name} reached a check ({probe.name})"
+        assert not {n for n in names if n.startswith(("VAULT_", "GITHUB_", "KEYTURN_AUDIT"))}, names
+
     masked = "\n".join(t for _, t in outputs)
     for value in values:
         assert f"::add-mask::{value}" in masked, "every value is masked in Actions"
@@ -100,6 +146,9 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
                 if len(form) >= 8:
                     assert form not in text, f"a value form leaked into {label}"
             assert base64.b64encode(value.encode()).decode()[:40] not in text, label
+            squeezed = "".join(text.split()).lower()
+            for core in _squeezed_cores(value):
+                assert core not in squeezed, f"a wrapped or spaced encoding leaked into {label}"
 
 
 def test_exception_text_never_carries_values() -> None:

@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from keyturn.errors import UsageError
-from keyturn.validators.base import Check
-from keyturn.validators.command import CommandCheck, redact
+from keyturn.validators.base import Check, CheckResult
+from keyturn.redaction import EXCERPT_CHARS, redact
+from keyturn.validators.command import CommandCheck
 from keyturn.validators.http import HttpCheck
 from keyturn.values import SecretValue
 from tests.fakes.quiet import QuietThreadingHTTPServer
@@ -63,10 +65,44 @@ def test_command_env_mismatch_fails(value: SecretValue) -> None:
     assert result.detail == "exit 1"
 
 
-def test_command_inherits_environment(value: SecretValue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEYTURN_TEST_INHERITED", "yes")
-    check = CommandCheck(["sh", "-c", 'test "$KEYTURN_TEST_INHERITED" = yes'])
-    assert check.run("db", value).ok
+def test_command_gets_a_minimal_environment(
+    value: SecretValue, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Issue #8 item 4: a check saw keyturn's whole environment, credentials included.
+    for name in (
+        "VAULT_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "KEYTURN_AUDIT_KEY_V1", "KEYTURN_GITHUB_APP_PRIVATE_KEY",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AWS_SECRET_ACCESS_KEY", "UNRELATED",
+    ):
+        monkeypatch.setenv(name, f"credential-of-{name}")
+    monkeypatch.setenv("PASSED_ON", "yes")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    out = tmp_path / "env.json"
+    code = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
+    check = CommandCheck([sys.executable, "-c", code, str(out)], env={"FIXED": "1"}, pass_env=["PASSED_ON", "UNSET_X"])
+    assert check.run("db/prod", value).ok
+    seen = json.loads(out.read_text())
+    assert seen.pop("KEYTURN_VALUE") == CANARY and seen.pop("KEYTURN_SECRET_NAME") == "db/prod"
+    assert seen.pop("FIXED") == "1" and seen.pop("PASSED_ON") == "yes"
+    assert seen.pop("PATH") == os.environ["PATH"] and seen.pop("LC_ALL") == "C.UTF-8"
+    assert set(seen) <= {"HOME", "LANG", "LANGUAGE"} | {k for k in seen if k.startswith("LC_")}
+    assert not any("credential-of" in v for v in seen.values())
+
+
+@pytest.mark.parametrize(
+    ("env", "pass_env"),
+    [
+        ({"VAULT_TOKEN": "x"}, []),
+        ({}, ["GITHUB_TOKEN"]),
+        ({}, ["KEYTURN_AUDIT_KEY_V2"]),
+        ({}, ["keyturn_github_app_private_key"]),
+        ({"KEYTURN_VALUE": "x"}, []),
+        ({}, ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]),
+        ({}, ["NOT-A-NAME"]),
+    ],
+)
+def test_command_refuses_reserved_env_names(env: dict[str, str], pass_env: list[str]) -> None:
+    with pytest.raises(UsageError, match="^command check: (env|pass_env): "):
+        CommandCheck(["true"], env=env, pass_env=pass_env)
 
 
 def test_command_argv_never_contains_value(value: SecretValue, tmp_path: Path) -> None:
@@ -123,18 +159,18 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_command_output_is_redacted(value: SecretValue) -> None:
+def test_command_output_is_never_in_detail_and_the_excerpt_is_redacted(value: SecretValue) -> None:
     script = (
         'echo "start"; echo "plain: $KEYTURN_VALUE"; printf %s "$KEYTURN_VALUE" | base64; echo "end"; exit 2'
     )
     result = CommandCheck(["sh", "-c", script]).run("db", value)
     assert not result.ok
-    assert result.detail.startswith("exit 2; output: ")
-    assert "start" in result.detail and "end" in result.detail
-    assert "***" in result.detail
-    assert CANARY not in result.detail
-    assert base64.b64encode(CANARY.encode()).decode() not in result.detail
-    assert_no_value(result.detail, value)
+    assert result.detail == "exit 2"  # status only: safe for the audit log and the record
+    assert result.excerpt.startswith("start") and result.excerpt.endswith("end")
+    assert "***" in result.excerpt
+    assert result.summary == "command sh (exit 2)"
+    assert result.display == f"command sh (exit 2) output: {result.excerpt}"
+    assert_no_value(result.excerpt, value)
 
 
 def test_command_output_tail_is_bounded_and_redacted_at_the_cut(value: SecretValue) -> None:
@@ -142,16 +178,16 @@ def test_command_output_tail_is_bounded_and_redacted_at_the_cut(value: SecretVal
     script = 'i=0; while [ $i -lt 3000 ]; do printf "%s-" "$KEYTURN_VALUE"; i=$((i+1)); done; exit 1'
     result = CommandCheck(["sh", "-c", script]).run("db", value)
     assert not result.ok
-    assert len(result.detail) < 4200
+    assert len(result.excerpt) <= EXCERPT_CHARS
     for cut in range(4, len(CANARY)):
-        assert CANARY[:cut] not in result.detail
-        assert CANARY[-cut:] not in result.detail
+        assert CANARY[:cut] not in result.excerpt
+        assert CANARY[-cut:] not in result.excerpt
 
 
 def test_command_json_escaped_output_is_redacted(value: SecretValue) -> None:
     code = "import json, os; print(json.dumps({'v': os.environ['KEYTURN_VALUE']})); raise SystemExit(4)"
     result = CommandCheck([sys.executable, "-c", code]).run("db", value)
-    assert result.detail == 'exit 4; output: {"v": "***"}'
+    assert (result.detail, result.excerpt) == ("exit 4", '{"v": "***"}')
 
 
 def test_redact_helper_drops_partial_prefix() -> None:
@@ -163,12 +199,20 @@ def test_redact_helper_drops_partial_prefix() -> None:
 
 
 def test_command_output_is_one_line(value: SecretValue) -> None:
-    result = CommandCheck(["sh", "-c", 'printf "a\\n::error::boom\\n\\033[31mred\\n"; exit 1']).run(
-        "db", value
-    )
-    assert "\n" not in result.detail
-    assert "\x1b" not in result.detail
-    assert result.detail == "exit 1; output: a ::error::boom red"
+    script = 'printf "a\\n::error::boom\\n\\033[31mred\\342\\200\\250x\\302\\205y\\n"; exit 1'
+    result = CommandCheck(["sh", "-c", script]).run("db", value)
+    assert "\n" not in result.excerpt and "\x1b" not in result.excerpt
+    assert "\u2028" not in result.excerpt and "\x85" not in result.excerpt
+    assert result.excerpt == "a ::error::boom red x y"
+
+
+def test_check_result_refuses_output_in_detail() -> None:
+    with pytest.raises(ValueError, match="detail"):
+        CheckResult(False, "command sh", "exit 1; output: line one\nline two")
+    with pytest.raises(ValueError, match="detail"):
+        CheckResult(False, "command sh", "x" * 201)
+    with pytest.raises(ValueError, match="excerpt"):
+        CheckResult(False, "command sh", "exit 1", excerpt="y" * (EXCERPT_CHARS + 1))
 
 
 def test_command_missing_executable(value: SecretValue) -> None:
@@ -466,3 +510,125 @@ def test_https_verify_modes(tls_server: tuple[Server, str], value: SecretValue) 
     assert srv.requests[-1].headers["X-T"] == CANARY
     insecure = HttpCheck(srv.url + "/", verify=False).run("db", value)
     assert insecure.ok
+
+
+# -- every encoding a check may print (issue #8 item 3) -------------------------------
+
+#: ≥ 58 bytes, so GNU base64 wraps it; quotes, backslash, %, +, /, non-ASCII for the escapes.
+LONG = "kt-canary-Zx9$'\"q\\ 7;&|`x%+/é-" + "3f9a1c7e5b2d4f60a8e1c3b5d7f9021436587a9bcdef0123456789abcdef0123"
+PY = sys.executable
+ENCODERS = {
+    "plain": 'printf "%s\\n" "$KEYTURN_VALUE"',
+    "base64 -w0": 'printf %s "$KEYTURN_VALUE" | base64 -w0',
+    "GNU base64 wrapped at 76": 'printf %s "$KEYTURN_VALUE" | base64',
+    "echo | base64": 'echo "$KEYTURN_VALUE" | base64',
+    "base64 of user:value": 'printf "user:%s" "$KEYTURN_VALUE" | base64 -w0',
+    "base64 of user:value wrapped": 'printf "someuser:%s" "$KEYTURN_VALUE" | base64',
+    "curl -v -u": 'echo "> Authorization: Basic $(printf "admin:%s" "$KEYTURN_VALUE" | base64 -w0)"',
+    "xxd -p": 'printf %s "$KEYTURN_VALUE" | xxd -p',
+    "xxd -p -u": 'printf %s "$KEYTURN_VALUE" | xxd -p -u',
+    "echo | xxd -p": 'echo "$KEYTURN_VALUE" | xxd -p',
+    "od -tx1": 'printf %s "$KEYTURN_VALUE" | od -tx1',
+    "od -An -tx1": 'printf %s "$KEYTURN_VALUE" | od -An -tx1',
+    "od -tx1 of user:value": 'printf "user:%s" "$KEYTURN_VALUE" | od -tx1',
+    "hex upper": f"{PY} -c 'import os; print(os.environ[\"KEYTURN_VALUE\"].encode().hex().upper())'",
+    "%xx upper": f"{PY} -c 'import os, urllib.parse as u; print(u.quote(os.environ[\"KEYTURN_VALUE\"], safe=\"\"))'",
+    "%xx lower": (
+        f"{PY} -c 'import os, re, urllib.parse as u; "
+        "print(re.sub(\"%..\", lambda m: m.group(0).lower(), u.quote(os.environ[\"KEYTURN_VALUE\"], safe=\"\")))'"
+    ),
+    "quote_plus": f"{PY} -c 'import os, urllib.parse as u; print(u.quote_plus(os.environ[\"KEYTURN_VALUE\"]))'",
+    "JSON": f"{PY} -c 'import os, json; print(json.dumps({{\"v\": os.environ[\"KEYTURN_VALUE\"]}}))'",
+    "JSON raw unicode": (
+        f"{PY} -c 'import os, json; print(json.dumps({{\"v\": os.environ[\"KEYTURN_VALUE\"]}}, ensure_ascii=False))'"
+    ),
+    "urlsafe base64": (
+        f"{PY} -c 'import os, base64; print(base64.urlsafe_b64encode(os.environ[\"KEYTURN_VALUE\"].encode()).decode())'"
+    ),
+}
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+#: Same length and shape as LONG, different bytes: what an encoder prints either way is not a leak.
+OTHER = "".join(chr(ord(c) ^ 1) if c.isalnum() else c for c in LONG)
+
+
+def _printed(encoder: str, value: str) -> str:
+    env = {**os.environ, "KEYTURN_VALUE": value}
+    return subprocess.run(["sh", "-c", ENCODERS[encoder]], env=env, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_check_output_in_every_encoding_is_redacted(encoder: str) -> None:
+    script = f'echo "before"; {ENCODERS[encoder]}; echo; echo "# after"; exit 1'
+    val = SecretValue(LONG, mask=False)
+    result = CommandCheck(["sh", "-c", script]).run("db", val)
+    assert (result.ok, result.detail) == (False, "exit 1")
+    assert result.excerpt.startswith("before") and result.excerpt.endswith("# after"), result.excerpt
+    assert "***" in result.excerpt
+    # What the encoder printed, computed outside keyturn: no 8 characters that depend on
+    # the value survive (offset columns and a user name are the same for any value).
+    encoded, neutral = _squeeze(_printed(encoder, LONG)), _squeeze(_printed(encoder, OTHER))
+    shown = _squeeze(result.excerpt)
+    windows = (shown[i : i + 8] for i in range(len(shown) - 7))
+    leaks = [w for w in windows if w in encoded and w not in neutral]
+    assert not leaks, (encoder, result.excerpt)
+    assert_no_value(result.excerpt, val)
+
+
+# -- the manifest's env / pass_env (issue #8 item 4) -----------------------------------
+
+MANIFEST = """\
+version: 1
+stores:
+  vault:
+    type: vault
+secrets:
+  DB:
+    store: vault
+    path: app/db
+    generator: {{type: hex, bytes: 32}}
+    validate:
+      - command: [sh, -c, "true"]
+        {field}
+"""
+
+
+def test_manifest_pass_env_reaches_the_check() -> None:
+    from keyturn.manifest import CommandCheckConfig, parse_manifest
+    from keyturn.validators.registry import build_check
+
+    m = parse_manifest(MANIFEST.format(field="pass_env: [AWS_REGION, DB_HOST]"), Path("m.yml"))
+    config = m.model.secrets["DB"].validate_[0]
+    assert isinstance(config, CommandCheckConfig) and config.pass_env == ["AWS_REGION", "DB_HOST"]
+    check = build_check(config, Path("."))
+    assert isinstance(check, CommandCheck) and check.pass_env == ("AWS_REGION", "DB_HOST")
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        ("pass_env: [VAULT_TOKEN]", "pass_env"),
+        ("pass_env: [KEYTURN_AUDIT_KEY_V1]", "pass_env"),
+        ("env: {GITHUB_TOKEN: x}", "env"),
+        ("pass_env: ['bad name']", "pass_env"),
+    ],
+)
+def test_manifest_refuses_credentials_for_checks(field: str, where: str) -> None:
+    from keyturn.errors import ManifestError
+    from keyturn.manifest import parse_manifest
+
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(MANIFEST.format(field=field), Path("m.yml"))
+    message = str(err.value)
+    assert "\n" not in message and "m.yml" in message and where in message, message
+
+
+def test_a_long_program_path_still_makes_a_short_status_line(value: SecretValue, tmp_path: Path) -> None:
+    missing = str(tmp_path / ("d" * 150) / "no-such-check")
+    result = CommandCheck([missing]).run("db", value)
+    assert not result.ok and result.detail.startswith("command not found: …") and len(result.detail) <= 200
+    assert result.detail.endswith("/no-such-check")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from keyturn.errors import ExitCode, TargetFailed
+from keyturn.errors import ExitCode, TargetFailed, UsageError
 from keyturn.targets.base import Entry, Target
-from keyturn.targets.file import FileTarget, format_value, parse_lines
+from keyturn.targets.file import FileTarget, Style, Unrepresentable, format_value, parse_lines
 from keyturn.values import SecretValue
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,25 +54,96 @@ def test_is_a_target(tmp_path: Path) -> None:
     assert isinstance(target, Target)
     assert target.label == "file:deploy/.env"
     assert target.path == tmp_path / "deploy" / ".env"
-    assert FileTarget(tmp_path / "abs.env", base_dir=Path("/elsewhere")).path == tmp_path / "abs.env"
+    outside = FileTarget(tmp_path / "abs.env", base_dir=Path("/elsewhere"), allow_outside=True)
+    assert outside.path == tmp_path / "abs.env"
 
 
+@pytest.mark.parametrize("given", ["/etc/x.env", "../x.env", "deploy/../../x.env", "..", "a/../../b/.env"])
+def test_paths_outside_the_manifest_directory_need_an_opt_in(tmp_path: Path, given: str) -> None:
+    # Issue #8 item 7: `file: ../../x.env` and absolute paths wrote outside the repository.
+    with pytest.raises(UsageError, match="outside the manifest's directory .* allow_outside: true"):
+        FileTarget(given, base_dir=tmp_path / "repo")
+    assert FileTarget(given, base_dir=tmp_path / "repo", allow_outside=True).label == f"file:{given}"
+    assert FileTarget("deploy/./a/../.env", base_dir=tmp_path).path == tmp_path / "deploy" / ".env"
+
+
+def test_symlinked_dotenv_is_refused_not_read_through(tmp_path: Path) -> None:
+    # Issue #8 item 7: the link target's other entries were copied into the new file.
+    elsewhere = tmp_path / "elsewhere.env"
+    elsewhere.write_text("UNRELATED_TOKEN=keep-me-private\n")
+    (tmp_path / "repo").mkdir()
+    link = tmp_path / "repo" / ".env"
+    link.symlink_to(elsewhere)
+    target = FileTarget(".env", base_dir=tmp_path / "repo")
+    for action in (
+        lambda: target.write([Entry("SECRET", sv("new-value-123"))]),
+        lambda: target.read(),
+        lambda: target.delete(["SECRET"]),
+        lambda: target.is_current([Entry("SECRET", sv("new-value-123"))], since=SINCE),
+    ):
+        with pytest.raises(TargetFailed, match="is a symlink"):
+            action()
+    assert link.is_symlink() and elsewhere.read_text() == "UNRELATED_TOKEN=keep-me-private\n"
+
+
+def test_symlinked_directory_below_the_manifest_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "deploy").symlink_to(outside)
+    target = FileTarget("deploy/.env", base_dir=repo)
+    with pytest.raises(TargetFailed, match="deploy: it is a symlink"):
+        target.write([Entry("SECRET", sv("new-value-123"))])
+    assert list(outside.iterdir()) == []
+    # The manifest's own directory may be reached through a link (a checkout under a linked home).
+    (tmp_path / "link-to-repo").symlink_to(repo)
+    (repo / "deploy").unlink()
+    FileTarget("deploy/.env", base_dir=tmp_path / "link-to-repo").write([Entry("SECRET", sv("new-value-123"))])
+    assert (repo / "deploy" / ".env").is_file()
+
+
+def test_fifo_target_is_refused_without_hanging(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".env")
+    with pytest.raises(TargetFailed, match="not a regular file"):
+        FileTarget(".env", base_dir=tmp_path).read()
+
+
+def test_directories_are_made_0700_under_any_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        FileTarget("a/b/.env", base_dir=tmp_path).write([Entry("SECRET", sv("new-value-123"))])
+    finally:
+        os.umask(old)
+    for d in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    assert stat.S_IMODE((tmp_path / "a" / "b" / ".env").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("style", list(Style))
 @pytest.mark.parametrize("value", TRICKY)
-def test_round_trip_tricky_values(tmp_path: Path, value: str) -> None:
+def test_round_trip_tricky_values(tmp_path: Path, value: str, style: Style) -> None:
     path = tmp_path / ".env"
-    target = FileTarget(path)
+    target = FileTarget(path, style=style)
+    try:
+        format_value(value, style)
+    except Unrepresentable:
+        with pytest.raises(TargetFailed, match="entry SECRET: the value"):
+            target.write([Entry("SECRET", sv(value)), Entry("OTHER", "x")])
+        assert not path.exists()  # refused before anything was written
+        return
     target.write([Entry("SECRET", sv(value)), Entry("OTHER", "x")])
     assert values_in(path) == {"SECRET": value, "OTHER": "x"}
     assert target.is_current([Entry("SECRET", sv(value))], since=SINCE)
-    # one physical line per entry: newlines are escaped
-    assert len(path.read_text(encoding="utf-8").split("\n")) == 3
 
 
 def test_bare_and_quoted_spelling() -> None:
     assert format_value("abc-DEF_1.2/3:4@5+6=7") == "abc-DEF_1.2/3:4@5+6=7"
-    assert format_value("") == ""
-    assert format_value('a "b" $c `d` \\e\nf') == '"a \\"b\\" \\$c \\`d\\` \\\\e\\nf"'
-    assert format_value("ends\n") == '"ends\\n"'  # fullmatch: no bare value with a newline
+    assert format_value("a,b%c^d!e#f~g") == "a,b%c^d!e#f~g"
+    assert format_value('a "b" $c `d` \\e\nf', Style.DOTENV) == "'a \"b\" $c `d` \\e\nf'"
+    for value in ("", "#x", "~x", "a:~b", "has space", "$x", "ends\n"):
+        with pytest.raises(Unrepresentable):
+            format_value(value)
 
 
 def test_parser_reads_common_dotenv_forms() -> None:
@@ -122,12 +193,15 @@ def test_write_preserves_other_lines_and_order(tmp_path: Path) -> None:
         'LAST="x y"\n'
     )
     path.write_text(original)
-    FileTarget(path).write([Entry("TOKEN", sv("new value $1")), Entry("ADDED", sv("added-value-123"))])
+    FileTarget(path, style=Style.DOTENV).write(
+        [Entry("TOKEN", sv("new value $1")), Entry("ADDED", sv("added-value-123"))]
+    )
     assert path.read_text() == (
         "# header comment\n"
         "FIRST=1\n"
         "\n"
-        'export TOKEN="new value \\$1"  # rotated by keyturn\n'
+        "# rotated by keyturn\n"  # docker and systemd would read a trailing comment as value
+        "TOKEN='new value $1'\n"
         "  # indented comment\n"
         "MIDDLE='keep me'\n"
         'LAST="x y"\n'

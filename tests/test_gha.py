@@ -56,10 +56,16 @@ def test_creating_a_value_masks_it_and_its_derived_forms(
         b64.rstrip("="),
         b64url,
         b64url.rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
         urllib.parse.quote(plain, safe=""),
+        urllib.parse.quote(plain, safe="").lower().replace("s3cr3t-canary", "s3cr3t-canary"),
         urllib.parse.quote_plus(plain),
+        json.dumps(plain)[1:-1],
     ]
-    assert sent == [gha.escape_data(form) for form in dict.fromkeys(expected)]
+    for form in expected:
+        assert gha.escape_data(form) in sent, form
+    assert sent == [gha.escape_data(f) for f in SecretValue(plain, mask=False).derived_forms() if len(f) >= 8]
     # The runner un-escapes %25 back to %: the URL-encoded form arrives intact.
     assert "s3cr3t-canary%252F%252B%253F%2526%253D%2520%25C3%25A9" in sent
 
@@ -118,7 +124,7 @@ def test_short_value_masks_only_its_long_enough_encodings(
     SecretValue("abcdef")
     sent = masks(capsys.readouterr().err)
     assert "abcdef" not in sent
-    assert sent == ["YWJjZGVm"]  # base64 (std == urlsafe, no padding): 8 characters
+    assert sent == ["YWJjZGVm", "616263646566"]  # base64 (std == urlsafe, no padding), hex
 
 
 def test_each_mask_is_sent_once_per_process(actions: None, capsys: pytest.CaptureFixture[str]) -> None:
@@ -316,3 +322,33 @@ def test_annotation_rejects_bad_levels(monkeypatch: pytest.MonkeyPatch, level: s
 def test_annotation_outside_actions_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     gha.annotation("error", "m", file="a.py", line=3)
     assert capsys.readouterr() == ("", "")
+
+
+def _runner_masked(line: str, sent: list[str]) -> str:
+    """What the runner shows of one log line: every registered mask replaced."""
+    for mask in sorted(sent, key=len, reverse=True):
+        line = line.replace(mask.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%"), "***")
+    return line
+
+
+def test_masks_cover_wrapped_base64_xxd_and_od_layouts(
+    actions: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue #8 item 3: a value of 58+ bytes printed by GNU base64 (76 columns), xxd -p
+    # (60 digits) or od -tx1 (16 bytes a line) was shown by the runner line by line.
+    import subprocess
+
+    plain = "mask-canary-" + "9f3c2a7e1b5d4c6f" * 6
+    SecretValue(plain)
+    sent = masks(capsys.readouterr().err)
+    env = {"PATH": "/usr/bin:/bin", "V": plain}
+    for command in (
+        'printf %s "$V" | base64', 'echo "$V" | base64', 'printf %s "$V" | xxd -p', 'printf %s "$V" | xxd -p -u',
+        'printf %s "$V" | od -tx1', 'printf "%s" "$V" | od -An -tx1', 'printf "u:%s" "$V" | base64 -w0',
+    ):
+        out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            shown = _runner_masked(line, sent)
+            body = shown.partition(" ")[2] if command.endswith("| od -tx1") else shown  # the offset column
+            # At most one base64 group (≤ 2 bytes of the value) at each edge of an embedding.
+            assert all(len(bit) <= 4 for bit in "".join(body.split()).split("***")), (command, shown)

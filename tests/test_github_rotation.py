@@ -62,9 +62,10 @@ def test_every_target_kind_receives_the_exact_value(tmp_path: Path, openbao, fak
     assert current != first and set(_github_values(fake).values()) == {current}
     assert fake.value("acme/worker", "WORKER_PROV_SECRET_PREVIOUS") == first  # dual shape in grace
     assert ws.dotenv("deploy/app.env")["PROV_SECRET"] == current
-    # One public-key fetch per scope per run; no repeat fetches by PyGithub.
+    # One public-key fetch per scope, in the first run only: the journal keeps the keys
+    # (public data) for the next rotation.
     key_gets = [r.path for r in fake.requests("GET", r"/secrets/public-key$")]
-    assert len(key_gets) == len(set(key_gets)) * 2  # two runs, once per scope each
+    assert len(key_gets) == len(set(key_gets)) == 5
     # finalize removes grace-only entries
     r = ws.run("finalize", "--force")
     assert r.returncode == 0, r.stderr
@@ -77,6 +78,7 @@ def test_every_target_kind_receives_the_exact_value(tmp_path: Path, openbao, fak
 def test_resume_after_kill_mid_fan_out_writes_only_the_remainder(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
                                                                   fake: FakeGitHub) -> None:
     ws = _ws(tmp_path, openbao, fake)
+    ws.env["KEYTURN_GITHUB_CONCURRENCY"] = "1"  # "not reached yet" below assumes one write in flight
     assert ws.rotate().returncode == 0
     v1 = ws.reader()
     fake.clear_log()
@@ -166,3 +168,29 @@ def test_write_in_the_promotion_second_is_not_taken_as_current(tmp_path: Path, o
     second = ws.reader()
     assert second != first
     assert set(_github_values(fake).values()) == {second}, "a stale target was taken as current"
+
+
+def test_rotation_request_floor_counted_by_the_fake(tmp_path: Path, openbao, fake: FakeGitHub) -> None:  # type: ignore[no-untyped-def]
+    """What `keyturn rotate` sends to GitHub: one public-key GET per scope, the PUTs, the
+    selected repository's id once, and no read-back of a secret after its PUT. (Reads
+    before a write are the engine's resume check.)"""
+    ws = _ws(tmp_path, openbao, fake)
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    log = [(x.method, x.path, x.status) for x in fake.log]
+    keys = [p for m, p, _ in log if p.endswith("/secrets/public-key")]
+    puts = [(i, p) for i, (m, p, _) in enumerate(log) if m == "PUT"]
+    reads = [(i, p) for i, (m, p, _) in enumerate(log) if m == "GET" and "/secrets/" in p and p not in keys]
+    assert len(keys) == len(set(keys)) == 5  # api@staging, api@production, worker, worker@dependabot, org
+    assert len(puts) == 5 and all(s == 201 for m, _, s in log if m == "PUT")
+    assert [p for m, p, _ in log if p == "/repos/acme/api"] == ["/repos/acme/api"]  # selected id, once
+    for i, path in puts:  # the 201/204 is the confirmation: no read-back after a write
+        assert all(j < i for j, p in reads if p == path), path
+    assert reads == []  # a fresh rotation reads nothing before writing (no resume check)
+    assert len(log) == len(keys) + len(puts) + 1 + 1  # + the selected repository's id + the dual DELETE
+    # The second rotation: the keys and the repository id come from the journal: PUTs only
+    # (+ the dual shape's NAME_PREVIOUS).
+    fake.clear_log()
+    r = ws.rotate()
+    assert r.returncode == 0, r.stderr
+    assert [x.method for x in fake.log] == ["PUT"] * 6, [(x.method, x.path) for x in fake.log]

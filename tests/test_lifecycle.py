@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import hvac
 import pytest
 
-from tests.invariants_support import Workspace
+from tests.invariants_support import HOLD_IN_VERIFY, Workspace, start_held_rotation
 
 KILLED = -signal.SIGKILL
 
@@ -209,14 +208,8 @@ def test_obs10_failed_first_rotation_leaves_the_secret_rotatable(tmp_path: Path,
 
 # ---------------------------------------------------------------------------- 11 outside writer → abort
 def test_obs11_outside_write_during_rotation_can_be_aborted(tmp_path: Path, openbao: Any) -> None:
-    ws = _ws(tmp_path, openbao, verify_extra="while test ! -e release; do sleep 0.05; done")
-    (ws.root / "release").touch()
-    _ok(ws.rotate())
-    (ws.root / "release").unlink()
-    first = ws.popen("rotate", ws.name)
-    deadline = time.monotonic() + 30
-    while not ws.pending_exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    ws = _ws(tmp_path, openbao, verify_extra=HOLD_IN_VERIFY)
+    first = start_held_rotation(ws)
     ws.client.secrets.kv.v2.create_or_update_secret(path=ws.path, secret={"value": "by-hand-" + "x" * 20},
                                                     mount_point="secret")
     (ws.root / "release").touch()
@@ -300,14 +293,8 @@ def test_obs6_missing_extra_names_the_pip_command(tmp_path: Path, openbao: Any) 
 def test_obs13_a_lease_from_another_pid_namespace_is_not_taken_over(tmp_path: Path, openbao: Any) -> None:
     import socket
 
-    ws = _ws(tmp_path, openbao, verify_extra="while test ! -e release; do sleep 0.05; done")
-    (ws.root / "release").touch()
-    _ok(ws.rotate())
-    (ws.root / "release").unlink()
-    first = ws.popen("rotate", ws.name)
-    deadline = time.monotonic() + 30
-    while not ws.pending_exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    ws = _ws(tmp_path, openbao, verify_extra=HOLD_IN_VERIFY)
+    first = start_held_rotation(ws)
     # Rewrite the live lease as if its owner ran on this host name in another PID
     # namespace with a PID that does not exist here.
     resp = ws.client.secrets.kv.v2.read_secret_version(path=ws.path + ".keyturn-rotation", mount_point="secret",

@@ -221,7 +221,7 @@ def test_unknown_key(tmp_path: Path, text: str, expected: str) -> None:
     [
         (
             replace("type: vault", "type: consul"),
-            "M:4: stores.vault.type: unknown store type 'consul' (expected one of: 'vault', 'openbao')",
+            "M:4: stores.vault.type: unknown store type 'consul' (expected one of: 'vault', 'openbao', 'aws')",
         ),
         (replace("    type: vault\n", "    mount: kv\n"), "M:3: stores.vault: store needs a 'type' key"),
         (
@@ -475,11 +475,13 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_unreadable_manifest(tmp_path: Path) -> None:
     code, out, err = run("manifest", "check", "--manifest", str(tmp_path))  # a directory
     assert (code, out) == (2, "")
-    assert err == f"keyturn: error: {tmp_path}: cannot read manifest: IsADirectoryError\n"
+    assert err == (f"keyturn: error: {tmp_path}: is a directory, not a manifest file (pass --manifest FILE or "
+                   "set KEYTURN_MANIFEST)\n")
     bad = tmp_path / "latin1.yml"
     bad.write_bytes(b"version: 1\n# caf\xe9\n")
     code, out, err = run("manifest", "check", "--manifest", str(bad))
-    assert (code, out, err) == (2, "", f"keyturn: error: {bad}: cannot read manifest: UnicodeDecodeError\n")
+    assert (code, out, err) == (2, "", f"keyturn: error: {bad}:2: (top level): not UTF-8 text (byte 0xe9 at "
+                                       "column 6) — save the manifest as UTF-8\n")
 
 
 @pytest.mark.parametrize(

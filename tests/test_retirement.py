@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.invariants_support import Workspace
+from tests.invariants_support import HOLD_IN_VERIFY, Workspace, start_held_rotation
 
 KILLED = -signal.SIGKILL
 
@@ -160,14 +160,8 @@ def test_doctor_names_a_version_written_outside_the_lifecycle(tmp_path: Path, op
 
 # ---------------------------------------------------------------------------- unlock / abort
 def test_unlock_frees_a_live_lease_and_the_rotation_resumes(tmp_path: Path, openbao: Any) -> None:
-    ws = _ws(tmp_path, openbao, verify_extra="while test ! -e release; do sleep 0.05; done")
-    (ws.root / "release").touch()
-    _ok(ws.rotate())
-    (ws.root / "release").unlink()
-    first = ws.popen("rotate", ws.name)
-    deadline = time.monotonic() + 30
-    while not ws.pending_exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    ws = _ws(tmp_path, openbao, verify_extra=HOLD_IN_VERIFY)
+    first = start_held_rotation(ws)
     time.sleep(0.3)
     first.kill()  # the runner is gone, but its PID-namespace-unique lease still looks live elsewhere
     first.communicate(timeout=30)
@@ -236,7 +230,8 @@ def test_failed_delete_of_a_grace_entry_is_retried_by_the_rerun(tmp_path: Path, 
     """#8 item 2: the resume check covers the delete as well as the write: an emergency
     rotation whose DELETE of NAME_PREVIOUS failed must delete it on the re-run."""
     ws = Workspace(tmp_path / "ws", openbao, name="GH_SECRET", extra_env={
-        "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "0"})
+        "GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "0",
+        "KEYTURN_GITHUB_RETRY_SECONDS": "1"})
     fake.add_repo("acme/worker")
     manifest = ws.root / "keyturn.yml"
     manifest.write_text(manifest.read_text().replace(

@@ -9,6 +9,10 @@ key the chain is plain SHA-256 (``key_version`` 0), which detects accidents but 
 attacker who can rewrite the file; a one-line warning is logged on the
 ``keyturn.audit`` logger and offered as :attr:`Keyring.warning` for the CLI to print.
 
+The log is never written through a symlink (``O_NOFOLLOW``; with ``root`` — the
+manifest's directory — no directory between it and the log may be one either), and
+missing directories are made 0750 whatever the umask.
+
 A chain cannot reveal that its *last* lines were deleted: keep an anchor (the
 ``digest``/``seq`` that :meth:`AuditLog.append` returns, e.g. in the evidence record
 or PR) and pass it to :func:`verify_log` as ``expect_head`` / ``expect_count``.
@@ -17,12 +21,14 @@ Values never enter the log: :meth:`AuditLog.append` raises ``TypeError`` for any
 :class:`~keyturn.values.SecretValue` (or bytes) among its arguments or nested in
 ``details``. A value's fingerprint may appear only as a keyed HMAC
 (:meth:`SecretValue.fingerprint`), never a plain hash. This module imports only the
-standard library, :mod:`keyturn.errors` and :mod:`keyturn.values`; never a store,
+standard library, :mod:`keyturn._internal.atomic`, :mod:`keyturn.errors` and
+:mod:`keyturn.values`; never a store,
 target, validator, SDK or the CLI.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import getpass
 import hashlib
@@ -33,6 +39,7 @@ import math
 import os
 import re
 import socket
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +47,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from keyturn._internal.atomic import DIR_MODE, ensure_dir
 from keyturn.errors import AuditVerifyFailed, UsageError
 from keyturn.values import SecretValue
 
@@ -51,6 +59,7 @@ __all__ = [
     "GENESIS_DIGEST",
     "KEY_ENV_PREFIX",
     "MIN_KEY_BYTES",
+    "REKEY_EVENT",
     "AuditLog",
     "Keyring",
     "VerifyReport",
@@ -58,6 +67,7 @@ __all__ = [
     "compute_digest",
     "format_ts",
     "json_safe",
+    "load_record",
     "verify_log",
 ]
 
@@ -67,6 +77,8 @@ EVENT_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 KEY_ENV_PREFIX = "KEYTURN_AUDIT_KEY_V"
 ACTIVE_VERSION_ENV = "KEYTURN_AUDIT_KEY_ACTIVE_VERSION"
 MIN_KEY_BYTES = 16
+#: The record that adopts a chain key for a log that was unkeyed (or signed with an older key).
+REKEY_EVENT = "audit.rekey"
 #: Every record carries exactly these fields, in this (documentation) order.
 FIELDS = (
     "ts",
@@ -288,8 +300,11 @@ class AuditLog:
         *,
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = Path(path)
+        #: The manifest's directory: no directory between it and the log may be a symlink.
+        self.root = Path(root) if root is not None else None
         self._environ = os.environ if environ is None else environ
         self.keyring = keyring if keyring is not None else Keyring.from_env(self._environ)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -338,12 +353,13 @@ class AuditLog:
                 f"{KEY_ENV_PREFIX}{version} expired at {format_ts(limit)} — configure "
                 f"{KEY_ENV_PREFIX}{version + 1} and set {ACTIVE_VERSION_ENV}={version + 1}"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = self._open_for_append()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            seq, prev, needs_newline = self._head_locked(fd)
+            seq, prev, needs_newline, last = self._tail_locked(fd)
+            if last is not None:
+                now = self._after_last(last, event, version, now)
             record: dict[str, Any] = {
                 "ts": format_ts(now),
                 "seq": seq + 1,
@@ -364,6 +380,97 @@ class AuditLog:
             _fsync_dir(self.path.parent)
         return record
 
+    def check_append(self) -> None:
+        """Read-only: would :meth:`append` accept a record now? (Key expired, a key older
+        than the chain's, a keyed record after an unkeyed chain.) Run before any write."""
+        version = self.keyring.active_version
+        now = self._clock()
+        limit = self.keyring.not_after(version)
+        if limit is not None and now > limit:
+            raise UsageError(
+                f"{KEY_ENV_PREFIX}{version} expired at {format_ts(limit)} — configure "
+                f"{KEY_ENV_PREFIX}{version + 1} and set {ACTIVE_VERSION_ENV}={version + 1}"
+            )
+        if not self.path.is_file():
+            return
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            _, _, _, last = self._tail_locked(fd)
+        finally:
+            os.close(fd)
+        if last is not None:
+            self._after_last(last, "rotation.begin", version, now)
+
+    def _open_for_append(self) -> int:
+        """Open the log without following a symlink, its directories made 0750."""
+        try:
+            ensure_dir(self.path.parent, DIR_MODE, root=self.root)
+        except OSError as exc:
+            where = exc.filename or self.path.parent
+            raise UsageError(f"audit log directory {where}: {exc.strerror} — use a real directory") from None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UsageError(f"audit log {self.path} is a symlink — keyturn does not write through symlinks") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"audit log {self.path} is not a regular file")
+        return fd
+
+    def _after_last(self, last: dict[str, Any], event: str, version: int, now: datetime) -> datetime:
+        """Refuse a key version older than the last record's; never let time run backwards."""
+        last_version = int(last["key_version"])
+        if version < last_version and version:
+            raise UsageError(
+                f"{self.path}: line {last['seq']} is signed with {KEY_ENV_PREFIX}{last_version}; signing with "
+                f"V{version} would go backwards — set {ACTIVE_VERSION_ENV}={last_version} or higher"
+            )
+        if last_version == 0 and version and event != REKEY_EVENT:
+            raise UsageError(
+                f"{self.path} is an unkeyed chain: adopt {KEY_ENV_PREFIX}{version} first with "
+                "`keyturn audit rekey --reason TEXT` (see README, audit log)"
+            )
+        try:
+            last_ts = _parse_time(str(last["ts"]))
+        except ValueError:
+            return now
+        # Runner clocks differ: a record never claims to precede the one before it.
+        return max(now, last_ts)
+
+    def rekey(self, *, reason: str, actor: str | None = None) -> dict[str, Any] | None:
+        """Adopt the active chain key: append a signed ``audit.rekey`` record.
+
+        The whole log is verified first (an unkeyed prefix as plain SHA-256). The rekey
+        record chains onto the last digest, so its HMAC vouches for everything before
+        it; from then on :func:`verify_log` requires the key and rejects any unkeyed
+        record. Returns None (and writes nothing) when the last record is already
+        signed with the active key.
+        """
+        if not self.keyring.is_keyed:
+            raise UsageError(f"audit rekey: no chain key is set — set {KEY_ENV_PREFIX}1 (e.g. `openssl rand -hex 32`)")
+        if not isinstance(reason, str) or not reason.strip():
+            raise UsageError("audit rekey needs --reason TEXT (it is audited)")
+        count, from_version = 0, 0
+        if self.path.exists():
+            report = verify_log(self.path, self.keyring, allow_unkeyed=True)
+            report.raise_for_failure()
+            count = report.records
+            from_version = max(report.key_versions, default=0)
+        if count and from_version == self.keyring.active_version:
+            return None
+        return self.append(
+            REKEY_EVENT,
+            actor=actor,
+            reason=reason,
+            details={
+                "from_key_version": from_version,
+                "to_key_version": self.keyring.active_version,
+                "records_before": count,
+            },
+        )
+
     def head(self) -> tuple[int, str]:
         """(seq, digest) of the last record — the anchor to keep; (0, genesis) if empty."""
         if not self.path.exists():
@@ -377,13 +484,19 @@ class AuditLog:
             os.close(fd)
 
     def _head_locked(self, fd: int) -> tuple[int, str, bool]:
+        seq, digest, needs_newline, _ = self._tail_locked(fd)
+        return seq, digest, needs_newline
+
+    def _tail_locked(self, fd: int) -> tuple[int, str, bool, dict[str, Any] | None]:
         raw = _last_line(fd)
         if raw is None:
-            return 0, GENESIS_DIGEST, False
+            return 0, GENESIS_DIGEST, False, None
         where = f"{self.path}: last line"
         hint = f"run `keyturn audit verify --log {self.path}` and repair the log before appending"
         try:
-            last = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            last = load_record(raw)
+        except DuplicateKey as exc:
+            raise UsageError(f"{where} has a {exc} — {hint}") from None
         except (ValueError, RecursionError):
             raise UsageError(f"{where} is not valid JSON (truncated write?) — {hint}") from None
         if (
@@ -405,7 +518,7 @@ class AuditLog:
             raise UsageError(f"{where} (seq {last['seq']}): digest mismatch — {hint}")
         size = os.fstat(fd).st_size
         needs_newline = os.pread(fd, 1, size - 1) != b"\n"
-        return int(last["seq"]), str(last["digest"]), needs_newline
+        return int(last["seq"]), str(last["digest"]), needs_newline, last
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -459,6 +572,28 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: readers disagree on which value counts."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def load_record(raw: bytes) -> Any:
+    """Parse one line strictly: UTF-8, no NaN/Infinity, no duplicated keys at any depth."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     with open(path, "rb") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
@@ -466,7 +601,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number, raw.rstrip(b"\n"), raw.endswith(b"\n")
 
 
-def _check(record: Any, keyring: Keyring, allow_unkeyed: bool, keyed_seen: bool) -> str | None:
+def _check(record: Any, keyring: Keyring) -> str | None:
     if not isinstance(record, dict):
         return "not a JSON object"
     for name in FIELDS:
@@ -481,11 +616,29 @@ def _check(record: Any, keyring: Keyring, allow_unkeyed: bool, keyed_seen: bool)
     version = record["key_version"]
     if version < 0 or (version and not keyring.has(version)):
         return f"key_version {version} is not configured (set {KEY_ENV_PREFIX}{version})"
-    if version == 0 and keyring.is_keyed and (keyed_seen or not allow_unkeyed):
+    return None
+
+
+_ADOPT = f"adopt the key with `keyturn audit rekey --reason TEXT` (it appends a signed {REKEY_EVENT} record)"
+
+
+def _order(record: dict[str, Any], last: tuple[int, int, datetime] | None, keyed: bool) -> str | None:
+    """Key versions and timestamps never go backwards; ``last`` is (line, version, ts)."""
+    if last is None:
+        return None
+    line, version, ts = last
+    if record["key_version"] < version:
+        if record["key_version"] == 0:
+            return f"unkeyed record (key_version 0) after keyed line {line} — anyone could have written it"
         return (
-            "unkeyed record (key_version 0) in a keyed log — anyone could have written it "
-            "(pass allow_unkeyed only for a legacy unkeyed prefix)"
+            f"key_version {record['key_version']} goes backwards (line {line} is signed with V{version}): "
+            "a retired key cannot sign after its successor"
         )
+    if version == 0 and record["key_version"] > 0 and record["event"] != REKEY_EVENT and keyed:
+        return f"keyed record after unkeyed line {line} without an {REKEY_EVENT} record — {_ADOPT}"
+    moment = _parse_time(record["ts"])
+    if moment < ts:
+        return f"ts {record['ts']} is earlier than line {line}'s {format_ts(ts)} (timestamps never go backwards)"
     return None
 
 
@@ -502,8 +655,12 @@ def verify_log(
     Detects edited, deleted, inserted and reordered lines. Deleting the *last* lines
     leaves a valid shorter chain, so pass an anchor taken earlier: ``expect_count``
     (at least that many records) and/or ``expect_head`` (that digest is in the chain,
-    at seq ``expect_count`` when both are given). ``allow_unkeyed`` accepts key_version
-    0 records before the first keyed record (a log that predates its chain key).
+    at seq ``expect_count`` when both are given).
+
+    Key versions and timestamps never go backwards, and no JSON key appears twice.
+    With a chain key configured, unkeyed (key_version 0) records are accepted only as
+    a prefix that a signed ``audit.rekey`` record adopts (``keyturn audit rekey``);
+    ``allow_unkeyed`` also accepts a prefix without one (used before adopting).
     """
     target = Path(path)
     if not target.is_file():
@@ -524,18 +681,26 @@ def verify_log(
             UNKEYED_WARNING if unkeyed else None,
         )
 
+    last: tuple[int, int, datetime] | None = None
+    first_unkeyed: int | None = None
     for number, raw, terminated in _lines(target):
         bad = f"line {number}:"
         if not raw.strip():
             return report(False, number, f"{bad} empty line")
         try:
-            record = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            record = load_record(raw)
+        except DuplicateKey as exc:
+            return report(False, number, f"{bad} {exc} (a reader could take either value)")
         except (ValueError, RecursionError):
             why = "" if terminated else " (truncated last line)"
             return report(False, number, f"{bad} not valid JSON{why}")
-        problem = _check(record, keyring, allow_unkeyed, any(v > 0 for v in seen))
+        problem = _check(record, keyring)
         if problem:
             return report(False, number, f"{bad} {problem}")
+        try:
+            signed_at = _parse_time(record["ts"])
+        except ValueError:
+            return report(False, number, f"{bad} ts {record['ts']!r} is not an ISO-8601 time")
         if record["prev_digest"] != prev:
             if number == 1:
                 why = "prev_digest is not the genesis value (the first line was deleted or a line inserted before it)"
@@ -546,26 +711,33 @@ def verify_log(
             return report(False, number, f"{bad} seq {record['seq']} expected {number}")
         if not hmac.compare_digest(compute_digest(record, keyring), record["digest"]):
             return report(False, number, f"{bad} digest mismatch (record edited or wrong key)")
+        problem = _order(record, last, keyring.is_keyed and not allow_unkeyed)
+        if problem:
+            return report(False, number, f"{bad} {problem}")
         version = record["key_version"]
         limit = keyring.not_after(version)
-        if limit is not None:
-            try:
-                signed_at = _parse_time(record["ts"])
-            except ValueError:
-                return report(False, number, f"{bad} ts {record['ts']!r} is not an ISO-8601 time")
-            if signed_at > limit:
-                return report(
-                    False,
-                    number,
-                    (
-                        f"{bad} signed with key V{version} at {record['ts']}, after its "
-                        f"{KEY_ENV_PREFIX}{version}_NOT_AFTER {format_ts(limit)}"
-                    ),
-                )
+        if limit is not None and signed_at > limit:
+            return report(
+                False,
+                number,
+                (
+                    f"{bad} signed with key V{version} at {record['ts']}, after its "
+                    f"{KEY_ENV_PREFIX}{version}_NOT_AFTER {format_ts(limit)}"
+                ),
+            )
+        if version == 0 and first_unkeyed is None:
+            first_unkeyed = number
         seen.add(version)
+        last = (number, version, signed_at)
         prev, count = record["digest"], number
         if expect_head is not None and record["digest"] == expect_head:
             anchor_seq = number
+    if keyring.is_keyed and not allow_unkeyed and first_unkeyed is not None and seen == {0}:
+        return report(
+            False,
+            first_unkeyed,
+            f"line {first_unkeyed}: unkeyed record (key_version 0) but a chain key is configured — {_ADOPT}",
+        )
     if expect_count is not None and count < expect_count:
         return report(
             False,

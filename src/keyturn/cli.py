@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from keyturn import __version__, gha
+from keyturn._internal.atomic import AtomicWriteError
 from keyturn.errors import ExitCode, KeyturnError, SmokeFailed, UsageError
 
 ENV_TABLE = {
@@ -45,13 +47,40 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise UsageError(f"{name} must be true or false, not {raw!r}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (no usage block): raised as UsageError for main()."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"invalid choice: ('[^']*') \(choose from (.*)\)",
+                         lambda m: f"invalid choice {m[1]} (choose from {m[2].replace(chr(39), '')})", message)
+        where = self.prog.removeprefix("keyturn").strip()
+        raise UsageError(f"{where + ': ' if where else ''}{message} — see {self.prog} --help")
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number of records, not {text!r}")
+    return int(text)
+
+
+def _output_file(text: str) -> str:
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory: name a file")
+    parent = os.path.dirname(os.path.abspath(text))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise argparse.ArgumentTypeError(f"{text!r}: {parent} is not a directory")
+    return text
+
+
 def _manifest_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", "-m", metavar="FILE", default=os.environ.get("KEYTURN_MANIFEST", "keyturn.yml"),
                    help="manifest file (default: $KEYTURN_MANIFEST or keyturn.yml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keyturn",
         description="Rotate secrets (Vault/OpenBao → files, GitHub secrets) with checks, rollback and an "
         "audit log; scan code for leaked secrets.",
@@ -131,14 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--log", metavar="FILE", help="default: the manifest's audit.log, else "
                    "logs/security_audit.jsonl")
     _manifest_arg(v)
-    v.add_argument("--expect-count", type=int, metavar="N", help="fail if fewer records (truncation)")
+    v.add_argument("--expect-count", type=_count, metavar="N", help="fail if fewer records (truncation)")
     v.add_argument("--expect-head", metavar="DIGEST", help="fail unless this digest is in the chain")
+    r = asub.add_parser("rekey", help="adopt the chain key (KEYTURN_AUDIT_KEY_V<n>) for an unkeyed or older chain")
+    r.add_argument("--log", metavar="FILE", help="default: the manifest's audit.log, else "
+                   "logs/security_audit.jsonl")
+    _manifest_arg(r)
+    r.add_argument("--reason", metavar="TEXT", help="why (recorded in the audit.rekey record)")
 
     p = sub.add_parser("manifest", help="manifest tools")
     msub = p.add_subparsers(dest="manifest_command", metavar="SUBCOMMAND")
     msub.required = True
     s = msub.add_parser("schema", help="print the manifest's JSON Schema (for editors)")
-    s.add_argument("--output", "-o", metavar="FILE")
+    s.add_argument("--output", "-o", metavar="FILE", type=_output_file)
     c = msub.add_parser("check", help="validate a manifest and exit")
     _manifest_arg(c)
 
@@ -277,24 +311,23 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_abort(args: argparse.Namespace) -> int:
-    from keyturn.rotation.lifecycle import abort
+def _cmd_reasoned(args: argparse.Namespace, verb: str) -> int:
+    """``abort`` and ``unlock``: one secret, a required reason, one result line."""
+    from keyturn.rotation import lifecycle
 
     rt = _runtime(args)
     rt.secret(args.name)
-    o = abort(rt, args.name, reason=args.reason)
-    sys.stdout.write(f"{args.name}: {o.status} — {o.message}\n")
+    o = getattr(lifecycle, verb)(rt, args.name, reason=args.reason)
+    sys.stdout.write(f"{args.name}: {o.status}{' — ' + o.message if o.message else ''}\n")
     return 0
+
+
+def cmd_abort(args: argparse.Namespace) -> int:
+    return _cmd_reasoned(args, "abort")
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
-    from keyturn.rotation.lifecycle import unlock
-
-    rt = _runtime(args)
-    rt.secret(args.name)
-    o = unlock(rt, args.name, reason=args.reason)
-    sys.stdout.write(f"{args.name}: {o.status}{' — ' + o.message if o.message else ''}\n")
-    return 0
+    return _cmd_reasoned(args, "unlock")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -350,22 +383,43 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for check in rt.checks(list(sc.validate_) + list(sc.smoke)):
         result = check.run(args.name, value)
         failed += not result.ok
-        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})\n")
+        sys.stdout.write(f"{'ok  ' if result.ok else 'FAIL'} {result.display}\n")
     return int(ExitCode.CHECK_FAILED) if failed else 0
+
+
+def _audit_path(args: argparse.Namespace) -> str:
+    if args.log:
+        return str(args.log)
+    from keyturn.manifest import load_manifest
+
+    if os.path.exists(args.manifest):
+        m = load_manifest(args.manifest)
+        return str(m.resolve(m.model.audit.log))
+    return "logs/security_audit.jsonl"
+
+
+def cmd_audit_rekey(args: argparse.Namespace) -> int:
+    from keyturn.audit import KEY_ENV_PREFIX, AuditLog, Keyring
+
+    path = _audit_path(args)
+    root = os.path.dirname(os.path.abspath(args.manifest)) if not args.log and os.path.exists(args.manifest) else None
+    log = AuditLog(os.path.abspath(path) if root else path, Keyring.from_env(dict(os.environ)), root=root)
+    record = log.rekey(reason=args.reason or "")
+    version = log.keyring.active_version
+    if record is None:
+        sys.stdout.write(f"{path}: already signed with {KEY_ENV_PREFIX}{version} — nothing to adopt\n")
+    else:
+        sys.stdout.write(f"{path}: line {record['seq']} audit.rekey adopts {KEY_ENV_PREFIX}{version}; "
+                         "verification now requires it\n")
+    return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from keyturn.audit import Keyring, verify_log
 
-    path = args.log
-    if not path:
-        from keyturn.manifest import load_manifest
-
-        if os.path.exists(args.manifest):
-            m = load_manifest(args.manifest)
-            path = str(m.resolve(m.model.audit.log))
-        else:
-            path = "logs/security_audit.jsonl"
+    if args.audit_command == "rekey":
+        return cmd_audit_rekey(args)
+    path = _audit_path(args)
     report = verify_log(path, Keyring.from_env(dict(os.environ)), expect_head=args.expect_head,
                         expect_count=args.expect_count)
     if report.warning:
@@ -444,9 +498,16 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        args, extra = parser.parse_known_args(list(argv) if argv is not None else None)
+        if extra:
+            cmd = " ".join(filter(None, (args.command, getattr(args, "audit_command", None),
+                                         getattr(args, "manifest_command", None))))
+            raise UsageError(f"{cmd}: unrecognized arguments: {' '.join(extra)} — see keyturn {cmd} --help")
+    except SystemExit as exc:  # argparse: --help or --version
         return int(exc.code or 0)
+    except UsageError as exc:  # argparse's errors, one line (see _Parser)
+        sys.stderr.write(f"keyturn: error: {exc}\n")
+        return int(exc.exit_code)
     debug = False
     try:
         debug = args.debug if args.debug is not None else env_bool("KEYTURN_DEBUG")
@@ -464,6 +525,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         sys.stderr.write(f"keyturn: error: {exc}\n")
         return int(exc.exit_code)
+    except AtomicWriteError as exc:  # an output file that cannot be written where the user asked
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(f"keyturn: error: cannot {exc.action} {exc.path}: {exc.strerror} — choose another path\n")
+        return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("keyturn: interrupted — re-run the same command to resume\n")
         return 130

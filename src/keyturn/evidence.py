@@ -218,13 +218,14 @@ def render_markdown(record: EvidenceRecord) -> str:
     return template.render(r=record)
 
 
-def write_evidence(directory: str | os.PathLike[str], record: EvidenceRecord) -> tuple[Path, Path]:
+def write_evidence(directory: str | os.PathLike[str], record: EvidenceRecord, *,
+                   root: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
     """Write ``<stem>.json`` (0o600) and ``<stem>.md`` atomically; return both paths."""
     folder = Path(directory)
     stem = evidence_stem(record.secret_id, record.rotation_id)
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     body = json.dumps(record.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     markdown = render_markdown(record)
-    write_atomic(json_path, body, 0o600)
-    write_atomic(md_path, markdown, 0o644)
+    write_atomic(json_path, body, 0o600, root=root)
+    write_atomic(md_path, markdown, 0o644, root=root)
     return json_path, md_path

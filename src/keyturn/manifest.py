@@ -11,8 +11,12 @@ knows no SDK and builds no store or target: see ``stores/registry`` and
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import posixpath
 import re
+import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -81,7 +85,7 @@ class PasswordGen(_Model):
     upper: bool = True
     digits: bool = True
     symbols: bool = True
-    symbol_set: str = "!#%+-.:=@^_~"
+    symbol_set: str = "!%+-.:=@^_"
     exclude: str = ""
     min_each: int = Field(default=1, ge=0)
 
@@ -121,7 +125,28 @@ class _TargetBase(_Model):
 
 
 class FileTargetConfig(_TargetBase):
-    file: str = Field(description="dotenv file, written atomically with mode 0600")
+    file: str = Field(min_length=1, description="dotenv file, written atomically with mode 0600")
+    allow_outside: bool = Field(
+        default=False, description="Allow an absolute path or one outside the manifest's directory"
+    )
+    format: Literal["env-file", "dotenv"] = Field(
+        default="env-file",
+        description="env-file: bare values every reader (python-dotenv, docker --env-file, bash, systemd) "
+        "reads back; dotenv: also single-quoted and multi-line values (not docker)",
+    )
+
+    @model_validator(mode="after")
+    def _inside(self) -> FileTargetConfig:
+        from keyturn.targets.file import escapes
+
+        if escapes(self.file) and not self.allow_outside:
+            raise _RefError(
+                ("file",),
+                f"{self.file!r} is outside the manifest's directory — use a path inside it, "
+                "or set allow_outside: true on this target",
+                relative=True,
+            )
+        return self
 
 
 class GitHubTargetConfig(_TargetBase):
@@ -205,7 +230,20 @@ TargetConfig = Annotated[
 class CommandCheckConfig(_Model):
     command: list[str] = Field(min_length=1, description="argv; the value arrives in env KEYTURN_VALUE")
     timeout: Duration = timedelta(seconds=60)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict, description="Fixed variables for the check")
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Variables copied from keyturn's environment (checks get only PATH, HOME, locale otherwise)",
+    )
+
+    @model_validator(mode="after")
+    def _env_names(self) -> CommandCheckConfig:
+        from keyturn.validators.command import check_env_names
+
+        problem = check_env_names(self.env, self.pass_env)
+        if problem:
+            raise _RefError((problem[0],), problem[1], relative=True)
+        return self
 
 
 class HttpSpec(_Model):
@@ -331,7 +369,11 @@ class SecretConfig(_Model):
             raise ValueError(f"bad path {v!r}: no leading/trailing slash, no empty or '..' segments")
         if v.endswith((PENDING_SUFFIX, ROTATION_SUFFIX)):
             raise ValueError(f"bad path {v!r}: the suffixes .keyturn-* are reserved for keyturn")
-        return v
+        # `a/./s` is `a/s` to the store: normalise, so the duplicate-path check compares like with like.
+        normal = "/".join(part for part in v.split("/") if part != ".")
+        if not normal:
+            raise ValueError(f"bad path {v!r}: no segments left after removing '.'")
+        return normal
 
 
 class ChangelogConfig(_Model):
@@ -402,7 +444,96 @@ class Manifest(_Model):
                     f"path {secret.path!r} in store {secret.store!r} is already used by {seen_paths[where]}",
                 )
             seen_paths[where] = name
+        _refuse_shared_entries(self.secrets)
+        for name, secret in self.secrets.items():
+            _refuse_unwritable_files(name, secret)
         return self
+
+
+def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
+    """A generator whose values a file target's format cannot spell is found now, not
+    after promotion."""
+    gen = secret.generator
+    for index, target in enumerate(secret.targets):
+        if not isinstance(target, FileTargetConfig):
+            continue
+        why = None
+        symbols = set(gen.symbol_set) - set(gen.exclude) if isinstance(gen, PasswordGen) and gen.symbols else set()
+        if target.format == "dotenv":
+            if symbols & set("'\\$"):
+                raise _RefError(
+                    ("secrets", name, "generator", "symbol_set"),
+                    "symbols ', \\ and $ cannot be written to a dotenv file that python-dotenv, bash and "
+                    "systemd all read back — exclude them",
+                )
+            continue
+        if isinstance(gen, (Ed25519Gen, RsaGen)):
+            why = f"{gen.type} keys are multi-line PEM"
+        elif symbols:
+            odd = sorted(symbols - set("_./:@+=,%^!-"))
+            if odd:
+                why = f"password symbols {''.join(odd)!r} need quoting"
+        if why:
+            raise _RefError(
+                ("secrets", name, "targets", index, "format"),
+                f"{why}, which docker --env-file cannot read back — set format: dotenv on this target "
+                "(python-dotenv, bash, systemd) or change the generator",
+            )
+
+
+def _target_scopes(target: Any) -> list[tuple[str, ...]]:
+    """Where a target's entries live; GitHub names are case-insensitive."""
+    if isinstance(target, FileTargetConfig):
+        return [("file", posixpath.normpath(target.file))]
+    if isinstance(target, GitHubTargetConfig):
+        if target.environments:
+            return [("github", target.github.lower(), "environment", env) for env in target.environments]
+        return [("github", target.github.lower(), "dependabot" if target.dependabot else "actions")]
+    if isinstance(target, GitHubOrgTargetConfig):
+        return [("github-org", target.github_org.lower(), "dependabot" if target.dependabot else "actions")]
+    return []
+
+
+def _describe_scope(scope: tuple[str, ...]) -> str:
+    if scope[0] == "file":
+        return f"file {scope[1]}"
+    kind = "GitHub organization" if scope[0] == "github-org" else "GitHub repository"
+    where = f" environment {scope[3]}" if len(scope) > 3 else (" (Dependabot)" if scope[2] == "dependabot" else "")
+    return f"{kind} {scope[1]}{where}"
+
+
+def _refuse_shared_entries(secrets: dict[str, SecretConfig]) -> None:
+    """Two targets writing one entry (``NAME``, ``NAME_PREVIOUS``, ``NAME_V<n>``,
+    ``NAME_ACTIVE_VERSION``) in one file or GitHub scope would overwrite each other."""
+    exact: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
+    versioned: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
+    for secret_name, secret in secrets.items():
+        for index, target in enumerate(secret.targets):
+            base = target.name or secret_name
+            for scope in _target_scopes(target):
+                fold = (lambda n: n) if scope[0] == "file" else str.upper
+                names = {Shape.SINGLE: [base], Shape.DUAL: [base, f"{base}_PREVIOUS"],
+                         Shape.VERSIONED: [f"{base}_ACTIVE_VERSION"]}[Shape(target.shape)]
+                mine = (secret_name, index)
+                clashes = [(n, exact.get((scope, fold(n)))) for n in names]
+                clashes += [(n, versioned.get((scope, fold(m.group(1)))))
+                            for n in names if (m := re.fullmatch(r"(.+)_V[0-9]+", n))]
+                if target.shape == Shape.VERSIONED:
+                    prefix = fold(base)
+                    clashes.append((f"{base}_V<n>", versioned.get((scope, prefix))))
+                    clashes += [(f"{base}_V<n>", owner) for (sc, n), owner in exact.items()
+                                if sc == scope and re.fullmatch(re.escape(prefix) + r"_V[0-9]+", n)]
+                for entry, owner in clashes:
+                    if owner is not None and owner != mine:
+                        raise _RefError(
+                            ("secrets", secret_name, "targets", index),
+                            f"entry {entry} in {_describe_scope(scope)} is also written by "
+                            f"secrets.{owner[0]}.targets[{owner[1]}] — each entry needs one owner (set name:)",
+                        )
+                for n in names:
+                    exact[(scope, fold(n))] = mine
+                if target.shape == Shape.VERSIONED:
+                    versioned[(scope, fold(base))] = mine
 
 
 class _RefError(ValueError):
@@ -458,17 +589,63 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
+#: A manifest larger than this is a mistake (or /dev/zero), not a list of secrets.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
 def load_manifest(path: str | Path = DEFAULT_MANIFEST) -> LoadedManifest:
     p = Path(path)
+    return parse_manifest(_decode(_read_regular(p), p), p)
+
+
+def _read_regular(p: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_MANIFEST_BYTES; anything else is a
+    one-line ManifestError. Checked before opening for read (a FIFO would block, a device
+    never end) and again on the open descriptor, opened non-blocking."""
+    if "\0" in str(p):
+        raise ManifestError(f"manifest path {str(p)!r} contains a NUL character")
+    hint = "(pass --manifest FILE or set KEYTURN_MANIFEST)"
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        fd = -1
+        st = os.stat(p)
+        if stat.S_ISREG(st.st_mode):
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+            st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ManifestError(f"{p}: is a directory, not a manifest file {hint}")
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or \
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "special"
+            raise ManifestError(f"{p}: not a regular file ({kind}) {hint}")
+        if st.st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{p}: the manifest is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ManifestError(f"{p}: manifest not found {hint}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ManifestError(f"{p}: symlink loop (too many levels of symbolic links)") from None
+        raise ManifestError(f"{p}: cannot read manifest: {exc.strerror or exc.__class__.__name__}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_MANIFEST_BYTES:  # it grew while we read it
+        raise ManifestError(f"{p}: the manifest is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
+    return data
+
+
+def _decode(data: bytes, p: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ManifestError(
-            f"{p}: manifest not found (pass --manifest FILE or set KEYTURN_MANIFEST)"
+            f"{p}:{line}: (top level): not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column})"
+            " — save the manifest as UTF-8"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{p}: cannot read manifest: {exc.__class__.__name__}") from None
-    return parse_manifest(text, p)
 
 
 def parse_manifest(text: str, path: Path) -> LoadedManifest:

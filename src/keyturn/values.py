@@ -5,8 +5,9 @@ pickling or equality debugging; the plaintext leaves only through :meth:`reveal`
 the SDK call or the child process environment that needs it. It is immutable, so
 ``copy``/``deepcopy`` return the same object; pickling and ``json.dumps`` refuse it. Creating one inside
 GitHub Actions registers ``::add-mask::`` for the value and its derived forms
-(base64, URL-encoded, each line of a multi-line value, string leaves of JSON) before
-anything else could print it. This module imports nothing but the standard library
+(:func:`derived_forms`: base64 incl. wrapped and embedded, hex incl. ``xxd``/``od``
+layouts, URL-encoded, JSON-escaped, each line of a multi-line value, string leaves of
+JSON) before anything else could print it. This module imports nothing but the standard library
 and :mod:`keyturn.gha`; it must never import a store, target or SDK.
 """
 
@@ -16,12 +17,14 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import urllib.parse
 from typing import Any, NoReturn
 
 REDACTED = "SecretValue(***)"
 #: GitHub refuses secrets larger than 48 KB.
 GITHUB_MAX_BYTES = 48 * 1024
+_PCT = re.compile(r"%[0-9A-F]{2}")
 
 
 class SecretValue:
@@ -134,16 +137,75 @@ class SecretValue:
         return bool(self._value)
 
 
-def derived_forms(value: str) -> list[str]:
-    """Plain, base64 (std + urlsafe, padded and not), URL-encoded and per-line forms."""
-    raw = value.encode("utf-8")
-    forms: list[str] = [value]
+#: GNU ``base64`` wraps at 76 columns, ``xxd -p`` at 60 hex digits, ``od -tx1`` at 16 bytes.
+B64_WRAP = 76
+XXD_WRAP = 60
+OD_BYTES = 16
+
+
+def _b64_cores(raw: bytes) -> list[str]:
+    """Base64 of ``raw`` at each of the three byte alignments, full groups only.
+
+    A value inside a larger encoded string (``user:value`` for HTTP Basic auth, or
+    ``echo "$V" | base64`` with its trailing newline) encodes to one of these
+    substrings: the groups made only of the value's own bytes do not depend on what
+    surrounds it.
+    """
+    out: list[str] = []
+    for skip in range(3):
+        body = raw[skip:]
+        body = body[: len(body) - len(body) % 3]
+        if body:
+            out.append(base64.b64encode(body).decode("ascii"))
+            out.append(base64.urlsafe_b64encode(body).decode("ascii"))
+    return out
+
+
+def base64_forms(value: str) -> list[str]:
+    """The base64 forms of ``value`` (every alignment, both alphabets, padded and not)."""
+    raw = value.encode("utf-8", "surrogatepass")
+    forms: list[str] = []
     for enc in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
         text = enc.decode("ascii")
-        forms.append(text)
-        forms.append(text.rstrip("="))
-    forms.append(urllib.parse.quote(value, safe=""))
-    forms.append(urllib.parse.quote_plus(value))
+        forms.extend((text, text.rstrip("=")))
+    return forms + _b64_cores(raw)
+
+
+def _chunks(text: str, width: int) -> list[str]:
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def derived_forms(value: str) -> list[str]:
+    """The value and every encoded form a leak could take (for masks, redaction, canaries).
+
+    Plain; base64 (std and urlsafe, padded and not, and at every byte alignment, which
+    covers base64 of ``user:value``), each 76-column line of GNU ``base64`` output; hex
+    in lower and upper case, each 60-digit ``xxd -p`` line and each 16-byte
+    ``od -tx1`` line body; URL-encoding with upper- and lowercase ``%xx`` (``quote`` and
+    ``quote_plus``); JSON-escaped (ASCII-only, raw, and with ``\\/``) and Python-repr
+    escaped; each line of a multi-line value; string leaves of a JSON value. Runner masks
+    match within one log line, hence the per-line forms.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    forms: list[str] = [value, *base64_forms(value)]
+    wrapped = base64.b64encode(raw).decode("ascii")
+    if len(wrapped) > B64_WRAP:
+        lines = _chunks(wrapped, B64_WRAP)
+        # The last line changes when the input ends with a newline: keep its full groups.
+        last = lines[-1].rstrip("=")
+        lines[-1] = last[: len(last) - len(last) % 4] if len(raw) % 3 else last
+        forms.extend(lines)
+    hexed = raw.hex()
+    forms.extend((hexed, hexed.upper()))
+    if len(hexed) > XXD_WRAP:
+        for line in _chunks(hexed, XXD_WRAP):
+            forms.extend((line, line.upper()))
+    if len(raw) > OD_BYTES:
+        for i in range(0, len(raw), OD_BYTES):
+            forms.append(" ".join(f"{b:02x}" for b in raw[i : i + OD_BYTES]))
+    for quoted in (urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)):
+        forms.append(quoted)
+        forms.append(_PCT.sub(lambda m: m.group(0).lower(), quoted))
     if "\n" in value or "\r" in value:
         forms.extend(line for line in value.splitlines() if line.strip())
     stripped = value.strip()
@@ -152,6 +214,10 @@ def derived_forms(value: str) -> list[str]:
             forms.extend(_json_string_leaves(json.loads(stripped)))
         except ValueError:
             pass
+    for form in list(forms):
+        for escaped in (json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1], repr(form)[1:-1]):
+            forms.append(escaped)
+            forms.append(escaped.replace("/", "\\/"))
     seen: set[str] = set()
     out: list[str] = []
     for form in forms:

@@ -6,7 +6,10 @@ decrypts every sealed box it receives (tests assert the exact value that arrived
 enforces GitHub's secret-name and size rules, 404s unknown repositories, environments
 and organizations, logs every request (method, path, status) and can inject faults
 (5xx, 403 secondary limit, 429 with ``retry-after``), per-request latency, a primary
-rate-limit budget, and a "hold" that blocks writes after K of them (kill tests).
+rate-limit budget, a "hold" that blocks writes after K of them (kill tests), and — when
+``points_per_minute`` is set — GitHub's secondary limit enforced on arrival (GET 1 point,
+writes 5, over any 60 s window; concurrent requests above ``max_in_flight``), answered
+with GitHub's 403 and counted in ``limited``; ``rotate_key`` replaces a scope's key pair.
 It also serves the two GitHub App endpoints keyturn uses for installation tokens.
 Test-only: imports nothing from keyturn.
 """
@@ -20,6 +23,7 @@ import re
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,7 +92,15 @@ class _Repo:
 class FakeGitHub:
     """``with FakeGitHub() as gh: gh.add_repo("acme/api", environments=["prod"])``."""
 
-    def __init__(self, *, token: str = "ghs_faketoken", latency: float = 0.0) -> None:
+    def __init__(
+        self, *, token: str = "ghs_faketoken", latency: float = 0.0, points_per_minute: int | None = None
+    ) -> None:
+        self.points_per_minute = points_per_minute  # None: secondary limit not enforced
+        self.max_in_flight = 100
+        self._arrivals: deque[tuple[float, int]] = deque()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.limited = 0  # secondary-limit answers the enforcement gave
         self.tokens: set[str] = {token}
         self.token = token
         self.latency = latency
@@ -225,6 +237,27 @@ class FakeGitHub:
         with self._lock:
             self.log.clear()
 
+    def rotate_key(self, scope: str) -> None:
+        """GitHub rotated ``scope``'s key pair (e.g. ``/repos/acme/api/actions``): boxes
+        sealed for the old key are refused with 422 from now on."""
+        with self._lock:
+            self._keys[scope.lower()] = (str(next(self._ids) * 7919), PrivateKey.generate())
+
+    def _secondary_limit(self, method: str) -> tuple[int, dict[str, str], Any] | None:
+        """GitHub's secondary limits on arrival: points over the last 60 s, requests in flight."""
+        with self._lock:
+            if self.points_per_minute is None:
+                return None
+            now, cost = self.clock(), (1 if method in ("GET", "HEAD", "OPTIONS") else 5)
+            while self._arrivals and self._arrivals[0][0] <= now - 120.0:  # clock may jitter
+                self._arrivals.popleft()
+            used = sum(points for at, points in self._arrivals if at > now - 60.0)
+            if used + cost > self.points_per_minute or self.in_flight > self.max_in_flight:
+                self.limited += 1
+                return 403, {}, {"message": SECONDARY_MESSAGE}
+            self._arrivals.append((now, cost))
+            return None
+
     def secret(
         self, owner: str, name: str, *, environment: str | None = None, dependabot: bool = False
     ) -> StoredSecret | None:
@@ -248,8 +281,11 @@ class FakeGitHub:
         parsed = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(parsed.path)
         query = urllib.parse.parse_qs(parsed.query)
+        over_limit = self._secondary_limit(method)  # on arrival, before the latency
         if self.latency:
             time.sleep(self.latency)
+        if over_limit is not None:
+            return over_limit
         fault = self._take_fault(method, path)
         if fault is not None:
             message = (
@@ -505,7 +541,14 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         fake = self.owner
-        status, headers, payload = fake.handle(self.command, self.path, self.headers, body)
+        with fake._lock:
+            fake.in_flight += 1
+            fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
+        try:
+            status, headers, payload = fake.handle(self.command, self.path, self.headers, body)
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
         data = b"" if payload is None else json.dumps(payload).encode()
         with fake._lock:
             fake.log.append(

@@ -18,17 +18,40 @@ def test_pygithub_throttles_and_retries_are_set_deliberately(session):
     assert kwargs["seconds_between_requests"] == 0
     assert kwargs["seconds_between_writes"] == 0
     assert kwargs["retry"] == 0
-    assert session.scheduler.pacing == Pacing(min_write_interval=1.0, max_retries=5)
+    pacing = session.scheduler.pacing
+    assert pacing == Pacing()
+    assert (pacing.min_write_interval, pacing.points_per_minute, pacing.concurrency) == (1.0, 810, 4)
+    assert (pacing.retry_seconds, pacing.max_retries) == (120.0, None)  # bounded by time, not count
 
 
 def test_pacing_from_env(fake, vclock):
-    s = make_session(fake, vclock, KEYTURN_GITHUB_MIN_WRITE_INTERVAL="0.25", KEYTURN_GITHUB_MAX_RETRIES="2")
-    assert (s.scheduler.pacing.min_write_interval, s.scheduler.pacing.max_retries) == (0.25, 2)
+    s = make_session(
+        fake,
+        vclock,
+        KEYTURN_GITHUB_MIN_WRITE_INTERVAL="0.25",
+        KEYTURN_GITHUB_MAX_RETRIES="2",
+        KEYTURN_GITHUB_POINTS_PER_MINUTE="600",
+        KEYTURN_GITHUB_CONCURRENCY="16",
+        KEYTURN_GITHUB_RETRY_SECONDS="30",
+    )
+    p = s.scheduler.pacing
+    assert (p.min_write_interval, p.max_retries, p.points_per_minute, p.concurrency, p.retry_seconds) == (
+        0.25,
+        2,
+        600,
+        16,
+        30.0,
+    )
     for bad in (
         {"KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "-1"},
         {"KEYTURN_GITHUB_MIN_WRITE_INTERVAL": "nan"},
         {"KEYTURN_GITHUB_MAX_RETRIES": "2.5"},
         {"KEYTURN_GITHUB_MAX_RETRIES": "many"},
+        {"KEYTURN_GITHUB_POINTS_PER_MINUTE": "4"},
+        {"KEYTURN_GITHUB_POINTS_PER_MINUTE": "800.5"},
+        {"KEYTURN_GITHUB_CONCURRENCY": "0"},
+        {"KEYTURN_GITHUB_CONCURRENCY": "101"},
+        {"KEYTURN_GITHUB_RETRY_SECONDS": "inf"},
     ):
         with pytest.raises(UsageError):
             make_session(fake, vclock, **bad)
@@ -40,27 +63,27 @@ def test_writes_are_one_second_apart_reads_are_not_delayed(fake, session, vclock
     for t in targets:
         t.write([entry("TOKEN", "paced-value")])
     assert session.scheduler.writes == 4
-    assert session.scheduler.slept == pytest.approx(3.0)  # 4 writes, 1 s apart; key/confirm GETs free
-    assert len(fake.log) == 12
+    assert session.scheduler.slept == pytest.approx(3.0)  # 4 writes, 1 s apart; key GETs free
+    assert len(fake.log) == 8  # 4 scopes: key + PUT each
 
 
 def test_points_budget_limits_unpaced_writes():
     vc = VirtualClock()
     sched = Scheduler(Pacing(min_write_interval=0), clock=vc.clock, wall=vc.wall, sleep=vc.sleep)
-    for _ in range(180):  # 180 writes x 5 points = the 900-point minute
+    for _ in range(162):  # 162 writes x 5 points = the planned 810-point minute (90 % of 900)
         sched.acquire("PUT")
         sched.release()
     assert vc.now == 0
     sched.acquire("PUT")
     sched.release()
-    assert vc.now == pytest.approx(60.0)
+    assert vc.now == pytest.approx(65.0)  # 60 s + the 5 s arrival-jitter margin
     sched.acquire("GET")  # the first slot of the old window freed 5 points
     sched.release()
-    assert vc.now == pytest.approx(60.0)
+    assert vc.now == pytest.approx(65.0)  # 60 s + the 5 s arrival-jitter margin
 
 
 def test_concurrency_cap():
-    sched = Scheduler(Pacing(min_write_interval=0, max_concurrency=2))
+    sched = Scheduler(Pacing(min_write_interval=0, concurrency=2))
     sched.acquire("GET")
     sched.acquire("GET")
     third = threading.Event()
@@ -78,7 +101,7 @@ def test_retry_after_is_honoured(fake, session, vclock, status):
     report = GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "after-limit")])
     assert fake.value("acme/api", "TOKEN") == "after-limit"
     assert fake.writes == 1
-    assert report.retries == 2 and report.requests == 5
+    assert report.retries == 2 and report.requests == 4
     assert vclock.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
 
 
@@ -110,7 +133,7 @@ def test_primary_limit_waits_for_reset_without_a_doomed_request(fake, session, v
     fake.clock = vclock.wall
     fake.rate_remaining, fake.rate_reset_in = 1, 30.0
     GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "primary-value")])
-    assert [r.status for r in fake.log] == [200, 201, 200]  # never a 403
+    assert [r.status for r in fake.log] == [200, 201]  # never a 403
     assert vclock.now >= 30.0
     assert fake.value("acme/api", "TOKEN") == "primary-value"
 
@@ -136,23 +159,56 @@ def test_5xx_backoff_is_exponential_with_jitter(fake, vclock):
     session = make_session(fake, vclock, KEYTURN_GITHUB_MIN_WRITE_INTERVAL="0")  # sleeps = backoffs only
     fake.inject(r"/public-key$", 500, times=1)
     fake.inject(r"/secrets/TOKEN$", 502, times=2, method="PUT")
-    fake.inject(r"/secrets/TOKEN$", 503, times=1, method="GET")
     report = GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "after-5xx")])  # pragma: allowlist secret
-    assert report.retries == 4 and report.requests == 7
+    assert report.retries == 3 and report.requests == 5
     assert fake.value("acme/api", "TOKEN") == "after-5xx" and fake.writes == 1
-    first, put1, put2, confirm = vclock.sleeps
-    assert 0.5 <= first <= 1.0 and 0.5 <= put1 <= 1.0 and 1.0 <= put2 <= 2.0 and 0.5 <= confirm <= 1.0
+    first, put1, put2 = vclock.sleeps
+    assert 0.5 <= first <= 1.0 and 0.5 <= put1 <= 1.0 and 1.0 <= put2 <= 2.0
 
 
-def test_retries_exhausted_names_target(fake, session):
+def test_retry_time_spent_names_target(fake, vclock):
+    session = make_session(fake, vclock, KEYTURN_GITHUB_MIN_WRITE_INTERVAL="0")  # sleeps = backoffs only
     fake.inject(r"/secrets/TOKEN$", 503, times=None, method="PUT")
     target = GitHubOrgSecretTarget(session, "acme")
     with pytest.raises(TargetFailed) as info:
         target.write([entry("TOKEN", "lost-cause")])
+    retries = info.value.retries
     msg = str(info.value)
-    assert msg.startswith("github-org:acme: HTTP 503 on PUT /orgs/acme/actions/secrets/TOKEN after 5 retries")
-    assert info.value.requests == 7 and info.value.retries == 5  # key + 6 PUT attempts
+    assert msg.startswith(
+        f"github-org:acme: HTTP 503 on PUT /orgs/acme/actions/secrets/TOKEN after {retries} retries in "
+    )
+    # Backoff 1, 2, 4, ... s (equal jitter, cap 60 s) until 120 s would be exceeded: never more.
+    assert 6 <= retries <= 8 and sum(vclock.sleeps) <= 120.0
+    assert info.value.requests == 1 + retries + 1  # key + every PUT attempt
     assert exit_code_for(info.value) is ExitCode.SERVICE
+
+
+def test_six_failures_in_a_row_within_the_time_budget_are_still_written(fake, vclock):
+    session = make_session(fake, vclock)
+    fake.inject(r"/secrets/TOKEN$", 502, times=3, method="PUT")
+    fake.inject(r"/secrets/TOKEN$", 429, times=2, method="PUT", headers={"retry-after": "2"})
+    fake.inject(r"/secrets/TOKEN$", 500, times=1, method="PUT")
+    report = GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "seventh-time")])
+    assert report.retries == 6 and fake.writes == 1
+    assert [r.status for r in fake.requests("PUT")] == [502, 502, 502, 429, 429, 500, 201]
+    assert fake.value("acme/api", "TOKEN") == "seventh-time"
+
+
+def test_max_retries_is_an_optional_cap(fake, vclock):
+    session = make_session(fake, vclock, KEYTURN_GITHUB_MAX_RETRIES="2")
+    fake.inject(r"/secrets/TOKEN$", 502, times=3, method="PUT")
+    with pytest.raises(TargetFailed) as info:
+        GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "capped-value")])
+    assert info.value.retries == 2 and "after 2 retries" in str(info.value)
+
+
+def test_limit_waits_are_bounded_by_max_wait(fake, vclock):
+    session = make_session(fake, vclock)
+    fake.inject(r"/secrets/TOKEN$", 429, times=None, method="PUT", headers={"retry-after": "100"})
+    with pytest.raises(TargetFailed) as info:
+        GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "never-lands")])
+    assert info.value.retries == 9  # 9 x 100 s = the 900 s limit-wait budget; the 10th would exceed it
+    assert vclock.now == pytest.approx(900.0, abs=2.0)
 
 
 def test_plain_403_is_permanent(fake, session):

@@ -26,13 +26,12 @@ def test_repo_secret_exact_value_and_report(fake, session):
     assert target.label == "github:acme/api"
     report = target.write([entry("DB_PASSWORD", MULTILINE)])
     assert fake.value("acme/api", "DB_PASSWORD") == MULTILINE
-    # one public-key fetch, one PUT, one GET for updated_at — nothing else
+    # one public-key fetch, one PUT — nothing else: the 201/204 is the confirmation
     assert [(r.method, r.path) for r in fake.log] == [
         ("GET", "/repos/acme/api/actions/secrets/public-key"),
         ("PUT", "/repos/acme/api/actions/secrets/DB_PASSWORD"),
-        ("GET", "/repos/acme/api/actions/secrets/DB_PASSWORD"),
     ]
-    assert report.requests == 3 and report.retries == 0
+    assert report.requests == 2 and report.retries == 0
     assert report.confirmed_at is not None and report.confirmed_at >= since
     assert report.confirmed_at.tzinfo is not None
     assert report.details == {"created": "DB_PASSWORD", "updated": ""}
@@ -81,9 +80,9 @@ def test_org_secret_selected_repositories(fake, session, dependabot):
     assert sorted(stored.selected_repository_ids) == sorted(
         fake.repos[r].id for r in ("acme/api", "acme/worker")
     )
-    # key + 2 repo-id lookups + PUT + confirm; the ids are cached for the next write
-    assert report.requests == 5
-    assert target.write([entry("ORG_TOKEN", "org-selected-2")]).requests == 2
+    # key + 2 repo-id lookups + PUT; key and ids are kept for the rest of the run
+    assert report.requests == 4
+    assert target.write([entry("ORG_TOKEN", "org-selected-2")]).requests == 1
 
 
 def test_public_key_fetched_once_per_scope(fake, session):
@@ -94,23 +93,29 @@ def test_public_key_fetched_once_per_scope(fake, session):
     assert fake.value("acme/api", "TOKEN") == "value-3"
 
 
-def test_dual_and_versioned_shapes_confirm_with_one_list(fake, session):
+def test_versioned_shape_fetches_the_key_once(fake, session):
     target = GitHubRepoSecretTarget(session, "acme/api")
     plan = entries_for(Shape.VERSIONED, "PROV_SECRET", secret("gen-two-value"), 2, secret("gen-one-value"), 1)
     report = target.write(plan.write)
     assert fake.value("acme/api", "PROV_SECRET_V1") == "gen-one-value"
     assert fake.value("acme/api", "PROV_SECRET_V2") == "gen-two-value"
     assert fake.value("acme/api", "PROV_SECRET_ACTIVE_VERSION") == "2"
-    assert report.requests == 1 + 3 + 1  # key, three PUTs, one list page
-    assert fake.log[-1].method == "GET" and fake.log[-1].path.endswith("/actions/secrets")
+    assert report.requests == 1 + 3  # key, three PUTs
+    assert [r.method for r in fake.log] == ["GET", "PUT", "PUT", "PUT"]
 
 
-def test_confirmation_follows_pages(fake, session):
+def test_is_current_reads_one_list_page_per_100_secrets(fake, session):
+    since = second_floor()
     target = GitHubRepoSecretTarget(session, "acme/api")
     target.write([entry(f"FILL_{i:03d}", "x" * 8) for i in range(150)])
-    report = target.write([entry("ZZ_A", "value-a"), entry("ZZ_B", "value-b")])
-    assert report.requests == 2 + 2  # two PUTs, two list pages (152 secrets, 100 a page)
-    assert report.confirmed_at is not None
+    entries = [entry("ZZ_A", "value-a"), entry("ZZ_B", "value-b")]
+    target.write(entries)
+    fake.clear_log()
+    assert target.is_current(entries, since=since)
+    assert [(r.method, r.path) for r in fake.log] == [("GET", "/repos/acme/api/actions/secrets")] * 2
+    fake.clear_log()
+    assert target.is_current(entries[:1], since=since)  # one entry: one GET of that secret
+    assert [(r.method, r.path) for r in fake.log] == [("GET", "/repos/acme/api/actions/secrets/ZZ_A")]
 
 
 def test_delete_is_idempotent(fake, session):

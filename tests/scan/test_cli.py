@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
+from keyturn.values import SecretValue
 from tests.scan._support import CliResult, Fakes, run_scan
 
 
@@ -182,3 +188,95 @@ def test_include_flags_turn_skips_off(tmp_path: Path, fakes: Fakes) -> None:
     ):
         res = run_scan([str(tmp_path), flag, "--format", "json"])
         assert [f["path"] for f in json.loads(res.out)["findings"]] == [path], flag
+
+
+# -- untrusted paths never become workflow commands or shell commands (issue: output injection) --
+
+INJECTING = "notes\n::warning title=keyturn::all clear\n.py"
+LEGACY = "x##[warning]all clear.py"
+
+
+def _commands(text: str) -> list[str]:
+    """Lines the Actions runner would execute as workflow commands (``::`` after leading blanks, or ``##[``)."""
+    return [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_paths_cannot_inject_workflow_commands_in_any_format(
+    tmp_path: Path, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    for name in (INJECTING, LEGACY, "  ::error::indented.py", "bidi\u202eyp.txt"):
+        (root / name).write_text(f'TOKEN = "{fakes.github()}"\n')
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    for fmt in ("text", "json", "sarif"):
+        res = run_scan([str(root), "--format", fmt])
+        assert res.code == 1
+        assert _commands(res.out) == [], fmt
+        # stderr holds exactly one ::error annotation per finding and nothing else command-like
+        annotations = _commands(res.err)
+        assert len(annotations) == 4 and all(a.startswith("::error file=") for a in annotations), fmt
+        assert "\u202e" not in res.out
+        # the file= property keeps the real name (escaped by the runner's rules) so GitHub can link it;
+        # the message shows the escaped form
+        assert all("\u202e" not in a.split("::", 2)[2] for a in annotations)
+    text = run_scan([str(root)]).out
+    assert '"notes\\n::warning title=keyturn::all clear\\n.py":1:10: keyturn/github-token' in text
+    assert '"x#\\x23[warning]all clear.py":1:10:' in text
+    assert '"bidi\\u202eyp.txt":1:10:' in text
+    doc = json.loads(run_scan([str(root), "--format", "json"]).out)
+    assert {f["path"] for f in doc["findings"]} >= {INJECTING, LEGACY}  # JSON keeps the exact name
+    sarif = json.loads(run_scan([str(root), "--format", "sarif"]).out)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    assert "notes%0A%3A%3Awarning%20title%3Dkeyturn%3A%3Aall%20clear%0A.py" in uris
+    rows = summary.read_text().splitlines()
+    table = [r for r in rows if r.startswith("| `keyturn/")]
+    assert len(table) == 6 * 4 and all(r.endswith("|") for r in table)  # six scans, four rows each
+    assert _commands(summary.read_text()) == []
+
+
+def test_undecodable_path_bytes_are_escaped(tmp_path: Path, fakes: Fakes) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    raw = os.path.join(os.fsencode(root), b"caf\xe9.py")
+    with open(raw, "w") as fh:
+        fh.write(f'TOKEN = "{fakes.github()}"\n')
+    text = run_scan([str(root)]).out
+    assert '"caf\\xe9.py":1:10:' in text
+    sarif = json.loads(run_scan([str(root), "--format", "sarif"]).out)
+    [res] = sarif["runs"][0]["results"]
+    assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "caf%E9.py"
+
+
+def test_rotate_hint_is_shell_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: Fakes) -> None:
+    value = fakes.password() + "Qq7"
+
+    def live_values(manifest_path: str) -> list[tuple[str, str, SecretValue]]:
+        return [("db/prod", "CURRENT", SecretValue(value, mask=False))]
+
+    module = types.ModuleType("keyturn.rotation.live")
+    module.live_values = live_values  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "keyturn.rotation.live", module)
+    manifest = tmp_path / "keyturn.yml"
+    manifest.write_text("secrets: {}\n")
+    src = tmp_path / "src"
+    src.mkdir()
+    name = 'x";touch PWNED;".py'
+    (src / name).write_text(f'DB_PASSWORD = "{value}"\n')
+    res = run_scan([str(src), "--manifest", str(manifest)])
+    assert res.code == 1
+    [line] = [ln for ln in res.out.splitlines() if "keyturn rotate" in ln]
+    command = line.split("live credential — run: ", 1)[1]
+    argv = shlex.split(command)
+    assert argv == ["keyturn", "rotate", "db/prod", "--mode", "emergency", "--reason", 'leaked in "x\\";touch PWNED;\\".py"']
+    # Pasted into a shell (with keyturn replaced by printf), it runs nothing else.
+    work = tmp_path / "paste"
+    work.mkdir()
+    done = subprocess.run(
+        ["bash", "-c", "printf '%s\\n' " + command.removeprefix("keyturn ")],
+        cwd=work, capture_output=True, text=True, check=True,
+    )
+    assert not (work / "PWNED").exists() and done.stdout.splitlines()[-1] == argv[-1]
+    assert value not in res.out + res.err

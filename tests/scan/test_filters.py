@@ -162,3 +162,25 @@ def test_random_letters_value() -> None:
     assert sum(filters.random_letters_value(_rand(s, 28, letters)) for s in range(50)) >= 45
     for value in ("some_snake_case_identifier", "MyApplicationDatabaseSecret", "Some_Snake_Case_Identifier"):
         assert not filters.random_letters_value(value)
+
+
+def test_sample_directories_skip_generic_only() -> None:
+    from keyturn.scan.engine import Engine
+    from keyturn.scan.generic import is_example_file
+
+    assert is_example_file("roles/x/molecule/default/converge.yml")
+    assert is_example_file("docs/examples/use-defaults.yml")
+    assert not is_example_file("roles/x/tasks/main.yml")
+    engine = Engine(b"k")
+    text = 'api_token: "Qx7LmZr2TbW9nVc4Pk8sYd3F"\nGH = "ghp_' + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2Yz" + '"\n'
+    assert {f.detector for f in engine.scan_text("app/config.yml", text)} == {"generic-secret", "github-token"}
+    assert {f.detector for f in engine.scan_text("app/molecule/default/config.yml", text)} == {"github-token"}
+
+
+def test_memorable_sample_passwords() -> None:
+    from keyturn.scan import filters
+
+    for v in ("Testing@123", "Cluster1!", "#1234Abc", "C1sco12345", "0th3rP@ss", "#123Dell456!"):
+        assert filters.memorable_password(v), v
+    for v in ("Xk9fPq2LmZr7TbW3nVc8", "5egtMOUluwxdR+Zo3gs@", "xa=amt@jRQRnud-M", "8^66W@_D3kk3j=Iv"):
+        assert not filters.memorable_password(v), v

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from keyturn.scan.gitmodes import parse_added_lines
+from keyturn.scan.gitmodes import parse_added_lines, unquote_path
 from tests.scan._support import Fakes, GitRepo, run_scan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +106,27 @@ def test_pre_commit_hook_entry() -> None:
     [hook] = [h for h in hooks if h["id"] == "keyturn-scan"]
     assert hook["entry"] == "keyturn scan --staged"
     assert hook["pass_filenames"] is False and hook["language"] == "python"
+
+
+def test_diff_scans_files_whose_names_git_quotes(git_repo: GitRepo, fakes: Fakes) -> None:
+    """A quoted name (newline, quote, non-ASCII) used to be skipped by --diff: a way around the gate."""
+    git_repo.write("a.py", "x = 1\n")
+    git_repo.commit()
+    names = ["notes\n::warning::x.py", 'say "hi".py', "tab\there.py", "café.py"]
+    for name in names:
+        git_repo.write(name, f'T = "{fakes.github()}"\n')
+    for argv in (["--diff", "HEAD"], ["--staged"]):
+        git_repo.git("add", "-A")
+        res = run_scan([str(git_repo.path), *argv, "--format", "json"])
+        assert sorted(p for p, _, _ in _findings(res)) == sorted(names), argv
+
+
+def test_parse_added_lines_reads_plus_plus_content_as_content() -> None:
+    diff = (
+        'diff --git a/x.py b/x.py\n--- a/x.py\n+++ "b/we\\nird \\"q\\" \\303\\251.py"\n@@ -0,0 +1,2 @@\n'
+        "+++ not a header\n+--- nor this\n"
+        "diff --git a/y.py b/y.py\n--- a/y.py\n+++ b/y.py\n@@ -3 +3 @@\n-a\n+b\n"
+    )
+    assert parse_added_lines(diff) == {'we\nird "q" é.py': {1, 2}, "y.py": {3}}
+    assert unquote_path("plain.py") == "plain.py"
+    assert unquote_path('"\\346\\227\\245.txt"') == "日.txt"

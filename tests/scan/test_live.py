@@ -50,7 +50,7 @@ def test_live_values_are_reported_with_rotate_hint(
     }
     text = run_scan([str(src), "--manifest", str(manifest)])
     assert (
-        'live credential — run: keyturn rotate db/prod --mode emergency --reason "leaked in settings.py"'
+        "live credential — run: keyturn rotate db/prod --mode emergency --reason 'leaked in settings.py'"
         in text.out
     )
     sarif = run_scan([str(src), "--manifest", str(manifest), "--format", "sarif"]).out

@@ -5,7 +5,8 @@ loader composes nodes and builds dicts itself. The result is ``(data, positions)
 where ``positions`` maps a key path tuple (``("secrets", "DB", "targets", 0)``) to the
 1-based line of that node. Mapping keys are always the strings the author wrote
 (``yes:`` is the key ``"yes"``, not ``True``). Merge keys (``<<``), recursive aliases,
-non-standard tags on collections and alias bombs are refused with a line number.
+non-standard tags on collections, alias bombs and nesting deeper than
+:data:`MAX_DEPTH` (which would exhaust Python's stack) are refused with a line number.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ Path = tuple[str | int, ...]
 
 #: More built nodes than this means alias expansion ("billion laughs"), not a manifest.
 MAX_NODES = 100_000
+#: Deeper nesting is no manifest; PyYAML's composer and :func:`load_with_positions` recurse
+#: once per level, so a 3000-deep ``[[[...]]]`` would otherwise end in RecursionError.
+MAX_DEPTH = 64
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
@@ -57,9 +61,28 @@ def _tag(tag: str) -> str:
     return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
+def _too_deep(line: int | None, path: Path | None = None) -> YamlError:
+    return YamlError(f"nesting deeper than {MAX_DEPTH} levels is not supported", line, path)
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
+    """A SafeLoader whose (recursive) composer refuses nesting deeper than MAX_DEPTH."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _too_deep(int(self.peek_event().start_mark.line) + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_with_positions(text: str) -> tuple[Any, dict[Path, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_DepthLimitedLoader)
     except yaml.MarkedYAMLError as exc:
         line = _error_line(exc, text)
         raise YamlError(f"invalid YAML: {_problem(exc, line)}", line) from None
@@ -87,6 +110,8 @@ def load_with_positions(text: str) -> tuple[Any, dict[Path, int]]:
         if built > MAX_NODES:
             raise YamlError(f"more than {MAX_NODES} nodes (alias expansion?)", line, path)
         positions.setdefault(path, line)
+        if len(path) > MAX_DEPTH:  # aliases can nest deeper than the text does
+            raise _too_deep(line, path[:MAX_DEPTH])
         if isinstance(n, (yaml.MappingNode, yaml.SequenceNode)):
             if id(n) in active:
                 raise YamlError("recursive alias", line, path)

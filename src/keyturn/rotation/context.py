@@ -88,13 +88,23 @@ class Runtime:
             self._stores[store_name] = build_store(store_name, config, self.environ)
         return self._stores[store_name]
 
-    def targets_for(self, name: str) -> list[BoundTarget]:
+    def _factory(self) -> TargetFactory:
         if self._targets is None:
             self._targets = TargetFactory(self.manifest.base_dir, self.environ)
+        return self._targets
+
+    def targets_for(self, name: str) -> list[BoundTarget]:
         out: list[BoundTarget] = []
         for cfg in self.secret(name).targets:
-            out.extend(self._targets.build(name, cfg))
+            out.extend(self._factory().build(name, cfg))
         return out
+
+    def load_target_cache(self, data: Any) -> None:
+        """Seed the targets' caches (public keys, repository ids) from a journal."""
+        self._factory().load_target_cache(data)
+
+    def target_cache(self, bounds: list[BoundTarget]) -> dict[str, Any]:
+        return self._factory().target_cache(bounds)
 
     def checks(self, configs: list[Any]) -> list[Check]:
         return [build_check(c, self.manifest.base_dir, self.environ) for c in configs]
@@ -105,8 +115,19 @@ class Runtime:
             from keyturn.audit import AuditLog, Keyring
 
             keyring = Keyring.from_env(self.environ)
-            self._audit = AuditLog(self.manifest.resolve(self.manifest.model.audit.log), keyring)
+            self._audit = AuditLog(self.manifest.resolve(self.manifest.model.audit.log), keyring,
+                                   root=self.manifest.base_dir)
         return self._audit
+
+    def check_outputs(self) -> None:
+        """Before the first write: the audit keys are valid and the audit log and the
+        evidence directory can be written (one line naming the path otherwise)."""
+        from keyturn._internal.writable import check_dir, check_file
+
+        audit = self.manifest.model.audit
+        check_file(self.manifest.resolve(audit.log), "audit.log")
+        check_dir(self.manifest.resolve(audit.evidence_dir), "audit.evidence_dir")
+        self.audit.check_append()  # builds the keyring: bad KEYTURN_AUDIT_KEY_* variables fail here
 
     def record(self, event: str, **fields: Any) -> None:
         fields.setdefault("actor", self.actor)

@@ -32,6 +32,7 @@ from keyturn.rotation.journal import conflict_message
 from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, VersionId, iso, parse_iso
 from keyturn.rotation.secretop import Outcome, SecretOp, target_key
 from keyturn.targets.base import EntryPlan, Shape, entries_for, entry_names, retire_entries
+from keyturn.targets.batch import WriteJob, write_ordered
 from keyturn.targets.registry import BoundTarget
 from keyturn.validators.base import Check, CheckResult
 from keyturn.values import SecretValue
@@ -71,8 +72,11 @@ class Rotation(SecretOp):
 
     # ------------------------------------------------------------------ helpers
     def preflight(self) -> None:
-        """Read-only checks of the store and every target, before anything is written."""
+        """Read-only checks of the store and every target, before anything is written.
+        Targets' caches (public data kept in the journal) are loaded first."""
+        self.rt.check_outputs()
         self.store.preflight(self.ref)
+        self.rt.load_target_cache(self.journal.load().cache)
         for bound in self.targets:
             bound.target.check_access()
 
@@ -93,7 +97,7 @@ class Rotation(SecretOp):
         results = []
         for check in checks:
             result = check.run(self.name, value)
-            self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.label} ({result.detail})")
+            self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.display}")  # terminal only; never persisted
             results.append(result)
         return results
 
@@ -276,6 +280,12 @@ class Rotation(SecretOp):
         return op
 
     def _distribute(self, op: OpRecord, current: SecretValue, previous: SecretValue | None) -> OpRecord:
+        """Write every target (up to N at once where a target allows it; results, ledger
+        rows and audit lines in target order). The ledger is checkpointed in batches
+        that grow with it (each after ≥ 1/8 more rows, and after every failure), so the
+        bytes written to the journal grow linearly with the number of targets; a kill
+        between checkpoints only makes the re-run rewrite the unrecorded targets
+        (writes are idempotent)."""
         promoted = parse_iso(op.promoted_at)
         assert promoted is not None
         # Update times (GitHub's ``updated_at``) and ``promoted_at`` have whole-second
@@ -285,6 +295,8 @@ class Rotation(SecretOp):
         failures: list[tuple[str, str]] = []
         prev_gen = op.old_generation if op.old_version else None
         superseded = self._prior_generations(op)
+        jobs: list[WriteJob] = []
+        keys: list[tuple[str, BoundTarget, int]] = []
         for i, bound in enumerate(self.targets, 1):
             key = target_key(bound)
             plan = self._plan(bound, current, op.generation, previous, prev_gen, superseded)
@@ -294,34 +306,39 @@ class Rotation(SecretOp):
                 continue
             # A target attempted before (a resumed run) may already hold the value: skip
             # the write, but never the deletes (a failed delete must be retried).
-            if int(row.get("attempts", 0)) and bound.target.is_current(plan.write, since=since) and not plan.delete:
-                row.update(status="confirmed", skipped=True)
-                ledger[key] = row
-                op = self.journal.checkpoint(op.with_(ledger=ledger))
+            if int(row.get("attempts", 0)) and not plan.delete and bound.target.is_current(plan.write, since=since):
+                ledger[key] = dict(row, status="confirmed", skipped=True)
                 self.step(f"  skip {bound.label} (already current)")
                 continue
-            row["attempts"] = int(row.get("attempts", 0)) + 1
-            try:
-                report = bound.target.write(plan.write)
-                if plan.delete:
-                    bound.target.delete(plan.delete)
-            except KeyturnError as exc:
-                row.update(status="failed", error=str(exc))
-                failures.append((bound.label, str(exc)))
-                self.step(f"  FAIL {bound.label}: {exc}")
+            ledger[key] = dict(row, attempts=int(row.get("attempts", 0)) + 1)
+            jobs.append(WriteJob(bound.target, plan.write, plan.delete))
+            keys.append((key, bound, i))
+        unsaved = 0
+        for result, (key, bound, i) in zip(write_ordered(jobs), keys, strict=True):
+            row = ledger[key]
+            if result.error is not None:
+                row.update(status="failed", error=str(result.error))
+                failures.append((bound.label, str(result.error)))
+                self.step(f"  FAIL {bound.label}: {result.error}")
             else:
-                confirmed = report.confirmed_at or self.rt.clock()
-                row.update(status="confirmed", retries=int(row.get("retries", 0)) + report.retries,
+                assert result.report is not None
+                confirmed = result.report.confirmed_at or self.rt.clock()
+                row.update(status="confirmed", retries=int(row.get("retries", 0)) + result.report.retries,
                            confirmed_at=iso(confirmed), error=None)
-                self.step(f"  wrote {bound.label} ({', '.join(e.name for e in plan.write)})")
-            ledger[key] = row
-            op = self.journal.checkpoint(op.with_(ledger=ledger))
-            self.audit("rotation.distribute", op, target=bound.label, entry=bound.entry_name, status=row["status"],
-                       retries=row.get("retries", 0), error=row.get("error"))
+                self.step(f"  wrote {bound.label} ({', '.join(e.name for e in result.job.write)})")
+            unsaved += 1
+            if result.error is not None or unsaved * 8 >= len(ledger):
+                op = self.journal.checkpoint(op.with_(ledger=ledger))
+                unsaved = 0
+            self.audit("rotation.distribute", op.with_(ledger=ledger), target=bound.label, entry=bound.entry_name,
+                       status=row["status"], retries=row.get("retries", 0), error=row.get("error"))
             faults.point(f"distribute-{i}")
+        cache = dict(self.journal.doc.cache)
+        cache.update(self.rt.target_cache(self.targets))
         if failures:
+            self.journal.checkpoint(op.with_(ledger=ledger), cache=cache)
             raise DistributionFailed(self.name, failures)
-        op = self.journal.checkpoint(op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger))
+        op = self.journal.checkpoint(op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger), cache=cache)
         faults.point("distributed")
         return op
 

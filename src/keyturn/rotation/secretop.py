@@ -198,4 +198,4 @@ class SecretOp:
             revoke_due=due or "",
         )
         directory = self.rt.manifest.resolve(self.rt.manifest.model.audit.evidence_dir)
-        return [str(p) for p in write_evidence(directory, ev)]
+        return [str(p) for p in write_evidence(directory, ev, root=self.rt.manifest.base_dir)]

@@ -1,7 +1,10 @@
-"""The scanner's library entry point: :func:`scan` (tree, ``--diff`` or ``--staged``).
+"""The scanner's library entry point: :func:`scan` (tree, ``--diff``, ``--staged``, ``--history``).
 
-Ties files, git modes, the runner, baselines and the live-secret link together and
-returns a :class:`~keyturn.scan.model.ScanResult`. The CLI (:mod:`keyturn.scan.cli`)
+Ties files, git modes, history, the runner, baselines, value-free fingerprints and the
+live-secret link together and returns a :class:`~keyturn.scan.model.ScanResult` (a
+:class:`~keyturn.scan.history.HistoryResult` when commits were scanned). ``--diff BASE``
+scans the lines added since the merge base *and* every commit between the merge base
+and HEAD, so a secret added and removed inside a pull request is still reported. The CLI (:mod:`keyturn.scan.cli`)
 only parses arguments and prints. Imports the stdlib and keyturn.scan; the rotation
 package is reached only lazily through :mod:`keyturn.scan.live`. Never stores,
 targets or cloud SDKs.
@@ -16,9 +19,12 @@ from typing import Any
 
 from keyturn.scan import baseline as baseline_mod
 from keyturn.scan import gitmodes
+from keyturn.scan.gitleaks import load_config
 from keyturn.scan.files import Target, is_vendored_dir, repo_prefix, walk
+from keyturn.scan.fingerprints import stamp_files
+from keyturn.scan.history import HistoryResult, origin_key, scan_history
 from keyturn.scan.live import LiveProvider, live_fingerprints
-from keyturn.scan.model import LiveMatch, ScanOptions, ScanResult, Summary, fingerprint_key
+from keyturn.scan.model import Finding, LiveMatch, ScanOptions, ScanResult, Summary, fingerprint_key
 from keyturn.scan.runner import EngineSpec, scan_targets
 
 
@@ -27,10 +33,12 @@ class ScanRequest:
     path: str = "."
     diff_base: str | None = None
     staged: bool = False
+    history: str | None = None  # a git revision range: scan every blob it introduced
     baseline: dict[str, Any] | None = None
     manifest: str | None = None
     options: ScanOptions = field(default_factory=ScanOptions)
     live_provider: LiveProvider | None = None
+    config: str | None = None  # a gitleaks-compatible .gitleaks.toml (custom rules, allowlists)
 
 
 def _vendored(target: Target) -> bool:
@@ -43,38 +51,85 @@ def _vendored(target: Target) -> bool:
     return False
 
 
+def _read(target: Target, limit: int) -> bytes | None:
+    if target.data is not None:
+        return target.data
+    try:
+        with open(target.abspath, "rb") as fh:
+            return fh.read(limit + 1)
+    except OSError:
+        return None
+
+
+def _stamp(findings: list[Finding], targets: list[Target], opts: ScanOptions, key: bytes) -> list[Finding]:
+    """Replace each finding's fingerprint by the value-free one of its (masked) line."""
+    paths = {f.path for f in findings}
+    read = {t.relpath: _read(t, opts.max_file_size) for t in targets if t.relpath in paths}
+    return stamp_files(findings, read, key)
+
+
+def _merge_history(current: list[Finding], hist: HistoryResult) -> HistoryResult:
+    """Working-tree findings plus the history findings that are not among them."""
+    now = {(f.path, f.hashed_secret) for f in current}
+    extra = [f for f in hist.findings if (f.path, f.hashed_secret) not in now]
+    hist.origins = {origin_key(f): hist.origins[origin_key(f)] for f in extra}
+    hist.findings = current + extra
+    return hist
+
+
 def scan(req: ScanRequest) -> ScanResult:
     started = time.monotonic()
     live_key: bytes = b""
     live: dict[str, LiveMatch] = {}
     if req.manifest:
         live_key, live = live_fingerprints(req.manifest, req.live_provider)
-    spec = EngineSpec(fingerprint_key(), live, live_key)
+    key = fingerprint_key()
+    custom = load_config(req.config) if req.config else None
+    spec = EngineSpec(key, live, live_key, custom)
     opts = req.options
     line_filter: dict[str, set[int]] | None = None
-    targets: list[Target] | Any
-    if req.staged or req.diff_base:
-        if req.staged:
-            targets, line_filter = gitmodes.staged_targets(req.path, opts.excludes)
-        else:
-            assert req.diff_base is not None
-            targets, line_filter = gitmodes.diff_targets(req.path, req.diff_base, opts.excludes)
-        if opts.skip_vendored:
-            targets = [t for t in targets if not _vendored(t)]
+    targets: list[Target]
+    hist: HistoryResult | None = None
+    if req.history is not None:
+        hist = scan_history(req.path, req.history, opts, spec)
+        findings = hist.findings
+        files, size, skipped = hist.summary.files_scanned, hist.summary.bytes_scanned, hist.summary.files_skipped
     else:
-        targets = walk(req.path, opts, repo_prefix(req.path))
-    batch = scan_targets(targets, opts, spec, line_filter)
-    findings = batch.findings
+        if req.staged or req.diff_base:
+            if req.staged:
+                targets, line_filter = gitmodes.staged_targets(req.path, opts.excludes)
+            else:
+                assert req.diff_base is not None
+                root = gitmodes.repo_root(req.path)
+                base = gitmodes.merge_base(root, req.diff_base)
+                targets, line_filter = gitmodes.diff_targets(req.path, req.diff_base, opts.excludes, base)
+                hist = scan_history(req.path, f"{base}..HEAD", opts, spec)
+                hist.rev_range = f"{req.diff_base}...HEAD"
+            if opts.skip_vendored:
+                targets = [t for t in targets if not _vendored(t)]
+        else:
+            targets = list(walk(req.path, opts, repo_prefix(req.path)))
+        batch = scan_targets(targets, opts, spec, line_filter)
+        findings = _stamp(batch.findings, targets, opts, key)
+        files, size, skipped = batch.files, batch.bytes, batch.skipped
+        if hist is not None:
+            findings = _merge_history(findings, hist).findings
+            files += hist.summary.files_scanned
+            size += hist.summary.bytes_scanned
+            skipped += hist.summary.files_skipped
     if req.baseline is not None:
         findings = baseline_mod.mark(findings, req.baseline)
     summary = Summary(
-        files_scanned=batch.files,
-        bytes_scanned=batch.bytes,
-        files_skipped=batch.skipped,
+        files_scanned=files,
+        bytes_scanned=size,
+        files_skipped=skipped,
         findings=len(findings),
         new_findings=sum(1 for f in findings if not f.in_baseline),
         seconds=time.monotonic() - started,
     )
+    if hist is not None:
+        hist.findings, hist.summary = findings, summary
+        return hist
     return ScanResult(findings=findings, summary=summary)
 
 

@@ -10,6 +10,7 @@ targets or cloud SDKs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from keyturn._internal.atomic import write_atomic
 from keyturn.errors import ExitCode, UsageError
-from keyturn.scan.model import DEFAULT_MAX_FILE_SIZE, FORMATS, ScanOptions, ScanResult
+from keyturn.scan.model import DEFAULT_MAX_FILE_SIZE, FORMATS, ScanOptions
 
 if TYPE_CHECKING:
     from keyturn.scan.api import ScanRequest
@@ -29,11 +30,16 @@ assigned to password/secret/token/key names, and detect-secrets' stock plugins).
 
 modes:
   keyturn scan [PATH]            the whole tree (default: current directory)
-  keyturn scan --diff BASE       only lines added since BASE (pull-request gate)
+  keyturn scan --diff BASE       lines added since the merge base of BASE and HEAD, and
+                                 secrets added by any commit since then, even if a later
+                                 commit removed them (pull-request gate)
   keyturn scan --staged          only staged lines (pre-commit hook)
+  keyturn scan --history [RANGE] every blob each commit of RANGE introduced (default
+                                 HEAD: the whole history; ALL: every ref), with commit
+                                 and author date
 
 exit codes: 0 no new findings, 1 new findings (not in --baseline), 2 usage error.
-Values are never printed: findings carry locations and keyed fingerprints only.
+Values are never printed: findings carry locations and value-free fingerprints only.
 """
 
 EPILOG = """\
@@ -41,8 +47,9 @@ environment:
   KEYTURN_SCAN_FORMAT            default for --format
   KEYTURN_SCAN_EXIT_ZERO         true/false: default for --exit-zero
   KEYTURN_SCAN_JOBS              default for --jobs
-  KEYTURN_SCAN_FINGERPRINT_KEY   HMAC key for fingerprints (the built-in default is
-                                 public; set your own to keep fingerprints unguessable)
+  KEYTURN_SCAN_FINGERPRINT_KEY   HMAC key for fingerprints, which hash the rule, path and
+                                 the line with the secret masked, never the value (the
+                                 default key is public; your own hides the line's text)
   KEYTURN_CACHE_DIR              where the compiled prefilter is cached
 
 Silence a false positive with a `pragma: allowlist secret` comment on the line (or
@@ -79,8 +86,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "path", nargs="?", default=".", metavar="PATH", help="file or directory to scan (default: .)"
     )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--diff", metavar="BASE", help="scan only lines added since git revision BASE")
+    mode.add_argument(
+        "--diff", metavar="BASE", help="scan lines added since git revision BASE and every commit since"
+    )
     mode.add_argument("--staged", action="store_true", help="scan only staged lines (for pre-commit)")
+    mode.add_argument(
+        "--history",
+        nargs="?",
+        const="HEAD",
+        metavar="RANGE",
+        help="scan every blob the commits of git range RANGE introduced (default: HEAD; ALL = every ref)",
+    )
     p.add_argument(
         "--baseline", metavar="F", help="detect-secrets baseline: findings listed in it do not fail"
     )
@@ -111,6 +127,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument(
         "--include-vendored", action="store_true", help="also scan node_modules/, vendor/, .venv/, …"
     )
+    p.add_argument("--config", metavar="F", help="gitleaks-compatible custom rules and allowlists (.gitleaks.toml)")
     p.add_argument("--include-minified", action="store_true", help="also scan minified JS/CSS")
     p.add_argument("--include-generated", action="store_true", help="also scan generated files (_pb2.py, …)")
     p.add_argument("--include-lockfiles", action="store_true", help="also scan lock files (integrity hashes)")
@@ -167,9 +184,11 @@ def _request(args: argparse.Namespace) -> ScanRequest:
         path=args.path,
         diff_base=args.diff,
         staged=bool(args.staged),
+        history=args.history,
         baseline=baseline,
         manifest=args.manifest,
         options=opts,
+        config=args.config,
     )
 
 
@@ -187,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.update_baseline:
         written = baseline_mod.build(result.findings, req.baseline)
         baseline_mod.write(args.baseline, written)
-        result = ScanResult(baseline_mod.mark(result.findings, written), result.summary)
+        result = dataclasses.replace(result, findings=baseline_mod.mark(result.findings, written))
         result.summary.new_findings = len(result.new_findings)
         print(f"keyturn scan: wrote {len(result.findings)} finding(s) to {args.baseline}", file=sys.stderr)
     text = render(result, fmt)

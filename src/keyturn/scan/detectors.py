@@ -47,6 +47,7 @@ class Detector:
     severity: float = 8.0
     precision: str = "high"
     ds_types: tuple[str, ...] = field(default=())  # detect-secrets secret_type equivalents
+    fulltext: str | None = None  # no prefilter patterns: this regex picks the candidate lines
 
 
 def _regex_finder(

@@ -1,7 +1,7 @@
 """The scan engine: one file's text in, findings (without values) out.
 
-:class:`Engine` owns the detectors (keyturn's own, the generic one and the
-detect-secrets stock adapters), the prefilter, the allowlist pragma check and the
+:class:`Engine` owns the detectors (keyturn's own, the provider rules of
+:mod:`keyturn.scan.rulepack`, the generic one and the detect-secrets stock adapters), the prefilter, the allowlist pragma check and the
 keyed fingerprints. Values never leave this module: a finding holds HMACs only
 (``fingerprint`` under the stable project/user key, the live-secret comparison under a
 per-run random key) plus the SHA-1 that detect-secrets baselines use. Imports the
@@ -14,13 +14,19 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from types import SimpleNamespace
 
+from keyturn.scan import filters
+from keyturn.scan.decoded import DECODE_TRIGGERS, decoded_spans
+from keyturn.errors import UsageError
 from keyturn.scan.detectors import BUILTIN, Detector
+from keyturn.scan.gitleaks import Allowlist, CustomConfig, allowed, custom_detectors
 from keyturn.scan.generic import GENERIC
 from keyturn.scan.live import LIVE_DETECTOR
 from keyturn.scan.model import Finding, LiveMatch
 from keyturn.scan.prefilter import Prefilter
+from keyturn.scan.rulepack import rule_detectors
 from keyturn.scan.stock import stock_detectors
 
 _PRAGMA_HINT = "pragma"
@@ -41,7 +47,7 @@ _TOKEN = re.compile(r"[^\s\"'`,;()<>{}\[\]|]{8,}")
 
 
 def all_detectors() -> list[Detector]:
-    return [*BUILTIN, GENERIC, *stock_detectors(), LIVE_DETECTOR]
+    return [*BUILTIN, *rule_detectors(), GENERIC, *stock_detectors(), LIVE_DETECTOR]
 
 
 def _prefer_detectors(found: list[Finding]) -> list[Finding]:
@@ -69,9 +75,23 @@ class Engine:
         live_key: bytes = b"",
         *,
         use_hyperscan: bool = True,
+        custom: CustomConfig | None = None,
     ) -> None:
         self.detectors: list[Detector] = all_detectors()
-        self._prefilter = Prefilter([d.prefilter for d in self.detectors], use_hyperscan=use_hyperscan)
+        self._allow: tuple[Allowlist, ...] = ()
+        if custom is not None:
+            taken = {d.id for d in self.detectors}
+            clash = sorted(d.id for d in custom_detectors(custom) if d.id in taken)
+            if clash:
+                raise UsageError(f"--config {custom.source}: rule id(s) {', '.join(clash)} are keyturn's own")
+            self.detectors.extend(custom_detectors(custom))
+            self._allow = custom.allowlists
+        self._fulltext = [(i, re.compile(d.fulltext)) for i, d in enumerate(self.detectors) if d.fulltext]
+        # one more pattern set after the detectors': where base64-wrapped credentials may sit
+        self._decode_idx = len(self.detectors)
+        self._prefilter = Prefilter(
+            [*(d.prefilter for d in self.detectors), DECODE_TRIGGERS], use_hyperscan=use_hyperscan
+        )
         self._fp_key = fingerprint_key
         self._live = dict(live or {})
         self._live_key = live_key
@@ -93,18 +113,41 @@ class Engine:
         return self.scan_bytes(path, text.encode("utf-8", "surrogateescape"), lines, text)
 
     def scan_bytes(
-        self, path: str, data: bytes, lines: set[int] | None = None, text: str | None = None
+        self,
+        path: str,
+        data: bytes,
+        lines: set[int] | None = None,
+        text: str | None = None,
+        *,
+        _decode: bool = True,
     ) -> list[Finding]:
         """Scan one file; ``lines`` restricts findings to those 1-based line numbers."""
         if text is None:
             text = data.decode("utf-8", "surrogateescape")
         cands = self._prefilter.candidates(data, text)
+        decode = False
+        for bucket in cands.values():
+            if self._decode_idx in bucket:
+                bucket.discard(self._decode_idx)
+                decode = True
+        found = self._scan_plain(path, text, lines, cands)
+        if _decode and decode:
+            found.extend(self._scan_decoded(path, text, lines, found))
+        return found
+
+    def _scan_plain(
+        self, path: str, text: str, lines: set[int] | None, cands: dict[int, set[int]]
+    ) -> list[Finding]:
+        for idx, rx in self._fulltext:  # custom rules without keywords
+            for m in rx.finditer(text):
+                cands.setdefault(text.rfind("\n", 0, m.start()) + 1, set()).add(idx)
         found: list[Finding] = []
         if self._live:
             found.extend(self._live_sweep(path, text, lines))
         if not cands:
             return found
         line_no, counted_to = 1, 0
+        docs: list[tuple[int, int]] | None = None
         for start in sorted(cands):
             end = text.find("\n", start)
             if end < 0:
@@ -116,6 +159,12 @@ class Engine:
                 det = self.detectors[idx]
                 for h in det.find(line, text, start, path):
                     hits.append((idx, h))
+            hits = [h for h in hits if not filters.documented_example(line[: h[1][0]])]
+            if hits and path.endswith(".py"):
+                if docs is None:
+                    docs = filters.doc_block_ranges(path, text)
+                if any(lo <= start < hi for lo, hi in docs):
+                    continue
             if not hits:
                 continue
             line_no += text.count("\n", counted_to, start)
@@ -129,10 +178,40 @@ class Engine:
                 prev = text[prev_start : max(prev_start, start - 1)].rstrip("\r") if start else ""
                 if is_line_allowlisted(path, line, SimpleNamespace(previous_line=prev)):  # type: ignore[arg-type]
                     continue
-            found.extend(self._to_findings(path, line_no, hits))
+            found.extend(self._to_findings(path, line_no, hits, line))
         if self._live and len(found) > 1:
             found = _prefer_detectors(found)
         return found
+
+    def _scan_decoded(self, path: str, text: str, lines: set[int] | None, found: list[Finding]) -> list[Finding]:
+        """Base64-wrapped credentials (:mod:`keyturn.scan.decoded`), reported at the base64 span."""
+        out: list[Finding] = []
+        split: list[str] | None = None
+        for line_no, col, end_col, synthetic in decoded_spans(path, text):
+            if lines is not None and line_no not in lines:
+                continue
+            there = [f for f in (*found, *out) if f.line == line_no and f.column < end_col and col < f.end_column]
+            if any(f.detector != GENERIC.id for f in there):
+                continue  # already reported there by its format
+            if split is None:
+                split = text.split("\n")
+            if _PRAGMA_HINT in split[line_no - 1]:
+                from detect_secrets.filters.allowlist import is_line_allowlisted
+
+                prev = split[line_no - 2] if line_no > 1 else ""
+                if is_line_allowlisted(path, split[line_no - 1], SimpleNamespace(previous_line=prev)):  # type: ignore[arg-type]
+                    continue
+            inner = self.scan_bytes(path, synthetic.encode("utf-8", "surrogateescape"), None, synthetic, _decode=False)
+            if not inner:  # decoded, it is a placeholder or a plain word: the encoded form is not a secret
+                for f in there:
+                    (found if f in found else out).remove(f)
+                continue
+            if there and inner[0].detector == GENERIC.id:
+                continue  # the encoded form is already reported as a generic finding
+            for f in there:  # the decoded format (github-token, …) says more than generic-secret
+                (found if f in found else out).remove(f)
+            out.append(replace(inner[0], line=line_no, column=col, end_line=line_no, end_column=end_col))
+        return out
 
     def _live_sweep(self, path: str, text: str, lines: set[int] | None) -> list[Finding]:
         """Every value-like token compared (by keyed hash) with the managed live values."""
@@ -172,7 +251,7 @@ class Engine:
         return out
 
     def _to_findings(
-        self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]]
+        self, path: str, line_no: int, hits: list[tuple[int, tuple[int, int, str, int]]], line: str = ""
     ) -> list[Finding]:
         # Where spans overlap, the more specific detector wins (generic < URL credentials < formats).
         ranked = [(_rank(self.detectors[idx].id, v), s, e) for idx, (s, e, v, _) in hits]
@@ -185,6 +264,8 @@ class Engine:
             det = self.detectors[idx].id
             if (det, s, e) in seen:
                 continue
+            if self._allow and allowed(self._allow, det, path, line, value, value):
+                continue  # a global allowlist of the --config file
             seen.add((det, s, e))
             out.append(
                 Finding(

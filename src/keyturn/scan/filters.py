@@ -353,7 +353,7 @@ def looks_random(value: str, *, strict: bool = False) -> bool:
     n = len(value)
     if n < 8 or n > 512 or " " in value:
         return False
-    if is_non_secret_shape(value) or _decodes_to_text(value):
+    if is_non_secret_shape(value) or _decodes_to_text(value) or is_structured_non_secret(value):
         return False
     if value.isalpha():
         return _random_letters(value)  # letters only: random case mix, or words/identifiers
@@ -398,4 +398,127 @@ def random_letters_value(value: str) -> bool:
         and max(runs, default=0) < 11
         and changes >= len(letters) // 5
         and shannon_entropy(value) >= 3.5
+    )
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID.match(value))
+
+
+_DOC_PHRASE = re.compile(
+    r"(?i)(?:for example|e\.g\.|\bi\.e\.|looks (?:something )?like(?: this)?|such as|\bexample\b[^A-Za-z0-9]{0,4})"
+    r"[^A-Za-z0-9]{0,40}$"
+)
+
+
+def documented_example(before: str) -> bool:
+    """The text just before a value on its line introduces an example (``e.g.``, ``Example -``,
+    ``A token looks something like this: <code>sp=r&…``): documentation, not a leak."""
+    before = before[-300:]
+    cut = max(before.rfind(c) for c in " \t\"'>`(")  # back to the start of the value's word
+    head = _HTML_TAG.sub(" ", before[: cut + 1])
+    return bool(_DOC_PHRASE.search(before) or _DOC_PHRASE.search(head))
+
+
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,10}>")
+
+
+_DOC_BLOCK = re.compile(r"""(?m)^(?:EXAMPLES|DOCUMENTATION|RETURN)[ \t]*=[ \t]*[rRuU]?(\'\'\'|\"\"\")""")
+
+
+def doc_block_ranges(path: str, text: str) -> list[tuple[int, int]]:
+    """Character ranges of Ansible-style module documentation (``EXAMPLES = r\'\'\'…\'\'\'``,
+    ``DOCUMENTATION``, ``RETURN``) in a Python file: sample playbooks, not configuration."""
+    if not path.endswith(".py") or "EXAMPLES" not in text and "DOCUMENTATION" not in text:
+        return []
+    out: list[tuple[int, int]] = []
+    for m in _DOC_BLOCK.finditer(text):
+        end = text.find(m.group(1), m.end())
+        out.append((m.end(), len(text) if end < 0 else end))
+    return out
+
+
+_STATIC_MEMBER = re.compile(r":[A-Za-z_]\w*")  # the rest of PowerShell's [Type]::Member
+_CRYPT_HASH = re.compile(r"(?:^|:)\$(?:2[abxy]?|apr1|1|5|6|y|argon2(?:id|i|d))\$")
+_PATH_SEGMENT = re.compile(r"[A-Za-z_][\w\-.]*|\{\w*\}|[\w.\-]{1,3}")
+_LOWER_PATH = re.compile(r"(?:[a-z]+:)?/?(?:[a-z0-9_.\-{}]+/)+[a-z0-9_.\-{}]*")
+_RUN = re.compile(r"[A-Za-z]+|[0-9]+")
+_ID_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_DIGIT_LEET = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+
+
+def _periodic(value: str) -> bool:
+    """``0123456789abcdef0123…``, ``abcabcabc``: a short pattern repeated."""
+    n = len(value)
+    return any(n >= 2 * p and value == (value[:p] * (n // p + 1))[:n] for p in range(1, 17))
+
+
+def _sequential_runs(value: str) -> bool:
+    """``123456abcdefg``: every letter/digit run is a piece of the alphabet or of 0-9."""
+    runs = _RUN.findall(value.lower())
+    return bool(runs) and len(runs) <= 3 and all(
+        len(r) >= 3 and (r in "0123456789" or r in string.ascii_lowercase) for r in runs
+    )
+
+
+def _path_like(value: str) -> bool:
+    """``v1/objects/users/{}``, ``/home/user/my_key.key``, ``exec:/usr/libexec/x``: paths of names."""
+    if "/" not in value:
+        return False
+    if value.count("/") >= 2 and _LOWER_PATH.fullmatch(value):
+        return True
+    parts = [p for p in re.split(r"[/:]", value) if p]
+    return len(parts) >= 2 and all(_PATH_SEGMENT.fullmatch(p) and (len(p) <= 3 or _wordy_part(p)) for p in parts)
+
+
+def _wordy_part(part: str) -> bool:
+    letters = "".join(c if c.isalpha() else " " for c in part).split()
+    return all(len(w) <= 3 or _wordlike(w) for w in letters)
+
+
+def _camel_identifier(value: str) -> bool:
+    """``manageOwnS3Credentials``: CamelCase words with digits, not a random mix."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{7,80}", value):
+        return False
+    tokens = _ID_TOKEN.findall(value)
+    letters = sum(len(t) for t in tokens if t.isalpha())
+    wordy = sum(len(t) for t in tokens if t.isalpha() and len(t) >= 4 and _wordlike(t))
+    return len(tokens) >= 3 and letters > 0 and wordy >= 0.8 * letters
+
+
+_WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:[A-Z]+[a-z]*){0,2}"
+#: word + digits (Testing@123, Cluster1!, #testABCdef1234!), digits + word (#1234Abc, #123Dell456!)
+_MEMORABLE = re.compile(
+    r"[#!@$*]?(?:" + _WORD + r"[@#!$._\-]?\d{1,6}[!@#$%*.]{0,2}\d{0,4}|\d{1,6}" + _WORD + r"\d{0,6})[!@#$%*.]?"
+)
+#: leetspeak words once digits are read as letters (0th3rP@ss, The3rubberducki33!, C1sco12345)
+_LEET_WORDS = re.compile(r"[#!@$*]?(?:[A-Z]?[a-z]+){1,3}[!@#$%*.]{0,2}\d{0,6}[!@#$%*.]?")
+
+
+def memorable_password(value: str) -> bool:
+    """A short human-chosen password (``Testing@123``, ``The3rubberducki33!``, ``0th3rP@ss``):
+    sample and lab passwords in documentation and test playbooks, not generated credentials."""
+    if len(value) > 20 or len(value) < 6:
+        return False
+    if _MEMORABLE.fullmatch(value):
+        return True
+    inner = _INNER_LEET.sub(lambda m: m.group().translate(_DIGIT_LEET), value)  # leet inside words only
+    return _LEET_WORDS.fullmatch(inner) is not None and any(c.isdigit() for c in value)
+
+
+_INNER_LEET = re.compile(r"(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])|^[0@$](?=[A-Za-z])")
+
+
+def is_structured_non_secret(value: str) -> bool:
+    """Shapes a generated secret does not have: a PowerShell ``::Member``, a crypt/bcrypt hash,
+    a path of names, a repeated or alphabet-sequence pattern, a CamelCase identifier, or a
+    short memorable password."""
+    if _STATIC_MEMBER.fullmatch(value) or _CRYPT_HASH.search(value):
+        return True
+    return (
+        _periodic(value)
+        or _sequential_runs(value)
+        or _path_like(value)
+        or _camel_identifier(value)
+        or memorable_password(value)
     )

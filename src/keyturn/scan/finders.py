@@ -101,6 +101,8 @@ def _url_password_ok(pw: str) -> bool:
         return False
     if pw.startswith(("$", "%", "{", "*")) or pw.endswith("}"):
         return False
+    if pw.isalpha() and pw.islower() and len(pw) <= 10 and (pw.startswith("my") or pw in ("other", "secure")):
+        return False  # password=mypass / myuser:mysecret: the placeholder spelling of docs
     return not filters.is_known_example(pw) and len(set(pw)) > 2
 
 

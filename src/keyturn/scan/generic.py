@@ -27,10 +27,12 @@ from keyturn.scan.finders import find_aws_secret
 
 _KW = r"(?:pass|pwd|secret|token|key|credential)"
 PREFILTER = ci(
-    _KW + r"[\w.\-$]{0,80}[\"'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*[rRbBuU]?"
+    _KW + r"[\w.\-$]{0,80}[\"'`]?\]?[ \t]*(?::=|=>|=|:|\?=|\+=|\.=)[ \t]*[rRbBuU]?"
     # the value holds a digit/symbol, or is a long run of letters (CamelCase names are not secrets)
     r"(?:[\"'`](?:[A-Za-z]{0,120}[^A-Za-z\s\"'`]|[A-Za-z]{16})|[A-Za-z]{0,120}[^A-Za-z\s\"'`,;#&)(\[\]{}<>]|[A-Za-z]{16})",
     r"<[\w.\-:]*" + _KW + r"[\w.\-:]*>[^<\s]{8}",
+    # an XML element whose value sits on the next line: <password>\n  VALUE\n</password>
+    r"<[\w.\-:]*" + _KW + r"[\w.\-:]*>[ \t]*\r?\n",
     r"bearer[ \t]+[A-Za-z0-9\-._~+/]{16}",
     r"`[\w.\-]*" + _KW + r"[\w.\-]*`[^`\n]{0,16}`[^`\s]{8}",
     _KW + r"[\w.\-]*[\"'][ \t]*,[ \t]*[\"'][^\"'\s]{8}",
@@ -54,11 +56,11 @@ PREFILTER = ci(
     r"(?:aws_?secret_?access_?key|secretaccesskey|aws_secret)[\"']?[ \t]*[:=][ \t]*[\"']?[0-9a-zA-Z/+]{40}",
 )
 _ASSIGN = re.compile(
-    r"""(?<![\w$@])(?P<name>[A-Za-z_$@][\w.\-$]{0,80}+)["'`]?\]?"""
+    r"""(?<![\w$@\\])(?P<name>[A-Za-z_$@][\w.\-$]{0,80}+)["'`]?\]?"""
     # an optional type annotation: `: &str`, `: &'static str`, `: String`, ` string` (Go)
     r"""(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?[A-Za-z_][\w.]{0,40}+(?:<[\w, ]{1,40}>)?\??(?=[ \t]*=[^=>])|[ \t]+(?:string|String|str)(?=[ \t]*=[^=>]))?"""
-    r"""[ \t]*(?P<op>:=|=>|==|!=|=|:)[ \t]*"""
-    r"""(?:[rRbBuU]?(?P<q>["'`])(?P<qv>[^"'`\s\\]{8,512})(?P=q)|(?P<uv>[^\s"'`,;#&)(\[\]{}<>]{8,512})(?=\s|$|[,;#&]))"""
+    r"""[ \t]*(?P<op>:::=|::=|:=|\?=|\+=|\.=|=>|==|!=|=|:)[ \t]*"""
+    r"""(?:[rRbBuU]?(?P<q>["'`])(?P<qv>[^"'`\s\\]{8,512})(?P=q)|(?P<uv>[^\s"'`,;#&)(\[\]{}<>\\]{8,512})(?=\s|$|[,;#&"]|\\[nrt]))"""
 )
 #: JSON-escaped source lines (notebook cells): "TOKEN = \"…\"\n",
 _ESCAPED = re.compile(
@@ -124,7 +126,7 @@ _DOTTED = re.compile(r"[A-Za-z_$]\w*(?:\.\w+)+")
 _CODE_VALUE = re.compile(r"^(?:self|this|cls|os|process|env|config|settings|params|args|request|ctx)\.")
 _CONFIG_EXT = frozenset(
     ".env .ini .cfg .conf .config .properties .toml .yaml .yml .sh .bash .zsh .txt .log .tf .tfvars .hcl "
-    ".dockerfile .npmrc .pypirc .ps1 .bat .cmd".split()
+    ".dockerfile .npmrc .pypirc .ps1 .bat .cmd .mk".split()
     + [""]
 )
 
@@ -144,10 +146,16 @@ def is_secret_name(name: str) -> bool:
     return not words or words[-1].lower() not in _NON_SECRET_LAST
 
 
+#: Directories of sample configuration: documentation examples and Ansible Molecule test scenarios.
+_SAMPLE_DIRS = frozenset({"example", "examples", "molecule"})
+
+
 def is_example_file(path: str) -> bool:
-    """Documentation example files (``examples-1.json``, ``.env.example``): their values are
-    illustrations. Only the name-based generic detector skips them; token formats still fire."""
-    return "example" in path.rsplit("/", 1)[-1].lower()
+    """Documentation example files (``examples-1.json``, ``.env.example``, ``examples/…``) and
+    Molecule test scenarios (``molecule/default/converge.yml``): their values are illustrations.
+    Only the name-based generic detector skips them; token formats still fire."""
+    parts = path.lower().split("/")
+    return "example" in parts[-1] or any(p in _SAMPLE_DIRS for p in parts[:-1])
 
 
 def _good(value: str, name: str = "") -> bool:
@@ -184,18 +192,25 @@ def find_generic(line: str, text: str, offset: int, path: str = "") -> Iterator[
             yield hit
     if "value" in line and offset > 0:
         yield from _find_k8s(line, text, offset)
+    if line.rstrip().endswith(">"):
+        yield from _find_xml_block(line, text, offset)
 
 
 def _find_in(line: str, path: str) -> Iterator[Hit]:
     unquoted_ok = _ext(path) in _CONFIG_EXT or bool(_SHELLISH.match(line))
-    for m in _ASSIGN.finditer(line):
+    # literal \n inside a JSON/YAML string separates assignments: read it as whitespace (same offsets)
+    scan = line.replace("\\n", "  ") if "\\n" in line else line
+    for m in _ASSIGN.finditer(scan):
+        before = line[max(0, m.start() - 2) : m.start()]
+        # KEY=value inside a JSON/YAML string: "DEBUG=1\nAPI_TOKEN=…\n" or ["API_TOKEN=…"]
+        in_string = before == "\\n" or (before[-1:] == '"' and m.group("op") == "=")
         name = m.group("name")
         if m.group("op") in ("==", "!=") or line[max(0, m.start() - 1) : m.start()] == ":":
             continue  # comparisons; qualified type names (AWS::IAM::AccessKey)
         if not is_secret_name(name):
             continue
         quoted = m.group("qv") is not None
-        if not quoted and not unquoted_ok:
+        if not quoted and not (unquoted_ok or in_string):
             continue
         group = "qv" if quoted else "uv"
         value = m.group(group)
@@ -236,6 +251,26 @@ def _find_in(line: str, path: str) -> Iterator[Hit]:
             if _good(m.group("v")):
                 yield m.start("v"), m.end("v"), m.group("v"), 0
     yield from find_aws_secret(line)
+
+
+_XML_OPEN = re.compile(r"^\s*<(?P<name>[\w.\-:]{1,80})>\s*$")
+_XML_BODY = re.compile(r"^\s*(?P<v>[^<>\s]{8,512})\s*$")
+
+
+def _find_xml_block(line: str, text: str, offset: int) -> Iterator[Hit]:
+    """``<password>`` / ``VALUE`` / ``</password>`` on three lines: reported at the open tag."""
+    m = _XML_OPEN.match(line)
+    if not m or not is_secret_name(m.group("name")):
+        return
+    body_start = text.find("\n", offset) + 1
+    if body_start <= 0:
+        return
+    body_end = text.find("\n", body_start)
+    body = text[body_start : body_end if body_end >= 0 else len(text)].rstrip("\r")
+    close = text[body_end + 1 : body_end + 200].lstrip() if body_end >= 0 else ""
+    b = _XML_BODY.match(body)
+    if b and close.startswith(f"</{m.group('name')}>") and _good(b.group("v"), m.group("name")):
+        yield m.start("name") - 1, m.end("name") + 1, b.group("v"), 1
 
 
 def _find_k8s(line: str, text: str, offset: int) -> Iterator[Hit]:

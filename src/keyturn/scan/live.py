@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from keyturn.errors import UsageError
 from keyturn.scan.detectors import Detector, Hit
 from keyturn.scan.model import LiveMatch
+from keyturn.scan.safetext import rotate_command
 from keyturn.values import SecretValue
 
 LiveProvider = Callable[[str], Iterable[tuple[str, str, SecretValue]]]
@@ -72,4 +73,5 @@ LIVE_DETECTOR = Detector(
 
 
 def rotate_hint(secret: str, path: str) -> str:
-    return f'live credential — run: keyturn rotate {secret} --mode emergency --reason "leaked in {path}"'
+    """The hint printed with a live finding; the command inside is shell-quoted (see safetext)."""
+    return f"live credential — run: {rotate_command(secret, path)}"

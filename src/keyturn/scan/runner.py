@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from keyturn.scan.engine import Engine
+from keyturn.scan.gitleaks import CustomConfig
 from keyturn.scan.files import Target, content_skip_reason, skip_reason
 from keyturn.scan.model import Finding, LiveMatch, ScanOptions
 
@@ -28,9 +29,10 @@ class EngineSpec:
     fingerprint_key: bytes
     live: Mapping[str, LiveMatch] = field(default_factory=dict)
     live_key: bytes = b""
+    custom: CustomConfig | None = None  # --config .gitleaks.toml (parsed, picklable)
 
     def build(self) -> Engine:
-        return Engine(self.fingerprint_key, self.live, self.live_key)
+        return Engine(self.fingerprint_key, self.live, self.live_key, custom=self.custom)
 
 
 @dataclass

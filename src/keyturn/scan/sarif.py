@@ -3,9 +3,12 @@
 One run; ``tool.driver`` named ``keyturn`` with one rule per detector (stable ids
 ``keyturn/<detector>``, descriptions, help text/markdown, ``security-severity``,
 ``precision``, ``tags: [security]``). Results carry repo-relative URIs, full regions, a
-message naming the secret type and file, a redacted snippet (``<redacted:DETECTOR>``)
-and ``partialFingerprints`` from the keyed HMAC of (rule, path, value) so alerts survive
-line moves. Never a value nor a fragment of one. Imports only the stdlib and keyturn.scan.
+message naming the secret type and file (and, for a history finding, the commit that
+added it; ``properties.commit``/``authorDate``), a redacted snippet
+(``<redacted:DETECTOR>``) and ``partialFingerprints`` derived from the rule, the path and
+the line with the secret masked (:mod:`keyturn.scan.fingerprints`), so alerts survive
+rescans and line moves and nobody can test a guessed value against them. Never a value
+nor a fragment of one. Imports only the stdlib and keyturn.scan.
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ from typing import Any
 from keyturn import __version__
 from keyturn.scan.detectors import Detector
 from keyturn.scan.engine import all_detectors
+from keyturn.scan.history import Origin, origin_of
 from keyturn.scan.live import rotate_hint
 from keyturn.scan.model import Finding, ScanResult
+from keyturn.scan.safetext import display_path
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 25_000
-FINGERPRINT_NAME = "keyturnSecret/v1"
+#: v1 hashed the value; v2 hashes the masked line (a new name, so GitHub never compares the two).
+FINGERPRINT_NAME = "keyturnSecret/v2"
+
+
+def _uri(path: str) -> str:
+    """A relative URI for a repo path; bytes that are not UTF-8 are percent-encoded as they are."""
+    return urllib.parse.quote(path.encode("utf-8", "surrogateescape"))
 
 
 def _rule(det: Detector) -> dict[str, Any]:
@@ -55,11 +66,14 @@ def _rule(det: Detector) -> dict[str, Any]:
     }
 
 
-def _message(f: Finding, title: str) -> str:
-    text = f"{title} found in {f.path}."
+def _message(f: Finding, title: str, origin: Origin | None) -> str:
+    text = f"{title} found in {display_path(f.path)}."
+    if origin is not None:
+        text += f" It is {origin.note()}."
     if f.live is not None:
-        text += f" It matches the {f.live.version} value of managed secret {f.live.secret}: " + rotate_hint(
-            f.live.secret, f.path
+        text += (
+            f" It matches the {f.live.version} value of managed secret {display_path(f.live.secret)}: "
+            + rotate_hint(f.live.secret, f.path)
         )
     return text
 
@@ -74,6 +88,7 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
     for f in findings[:MAX_RESULTS]:
         det = detectors.get(f.detector)
         title = det.title if det else f.detector
+        origin = origin_of(result, f)
         region: dict[str, Any] = {
             "startLine": f.line,
             "startColumn": f.column,
@@ -84,11 +99,11 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
         res: dict[str, Any] = {
             "ruleId": f"keyturn/{f.detector}",
             "level": "error",
-            "message": {"text": _message(f, title)},
+            "message": {"text": _message(f, title, origin)},
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": urllib.parse.quote(f.path), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": {"uri": _uri(f.path), "uriBaseId": "%SRCROOT%"},
                         "region": region,
                     }
                 }
@@ -101,6 +116,9 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
         if f.in_baseline:
             res["baselineState"] = "unchanged"
             res["suppressions"] = [{"kind": "external", "justification": "listed in the secrets baseline"}]
+        if origin is not None:
+            res["properties"]["commit"] = origin.commit
+            res["properties"]["authorDate"] = origin.author_date
         if f.live is not None:
             res["properties"]["liveSecret"] = {"secret": f.live.secret, "version": f.live.version}
         results.append(res)

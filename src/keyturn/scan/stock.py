@@ -102,8 +102,23 @@ _CONTEXT = {
 }
 
 
+_WORDS = re.compile(r"[a-z]+(?:[-_][a-z]+)+[-_]?[a-z]*")
+_ARN_BEFORE = re.compile(r"arn:[\w\-]*:[\w\-]*:[^\s:]*:$")
+
+
+def _telegram_ok(value: str, line: str, start: int) -> bool:
+    """A bot token is ``<bot id>:<35 random chars>``; an ARN's ``<account>:labeling-job-…``
+    has the same shape but words after the colon and ``arn:…:`` before it."""
+    secret = value.partition(":")[2]
+    return not _WORDS.fullmatch(secret) and not _ARN_BEFORE.search(line[max(0, start - 120) : start])
+
+
+_VALID = {"telegram-token": _telegram_ok}
+
+
 def _finder(det_id: str, spec: str, patterns: tuple[tuple[str, bool], ...]) -> Finder:
     context = _CONTEXT.get(det_id)
+    valid = _VALID.get(det_id)
     loose = [re.compile(p, re.IGNORECASE if caseless else 0) for p, caseless in patterns]
 
     def find(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
@@ -118,7 +133,8 @@ def _finder(det_id: str, spec: str, patterns: tuple[tuple[str, bool], ...]) -> F
                 continue
             start = line.find(value)
             while start >= 0:
-                yield start, start + len(value), value, 0
+                if valid is None or valid(value, line, start):
+                    yield start, start + len(value), value, 0
                 start = line.find(value, start + 1)
 
     return find

@@ -13,11 +13,13 @@ from keyturn.stores.base import Store
 BUILTIN: dict[str, str] = {
     "vault": "keyturn.stores.vault:VaultStore",
     "openbao": "keyturn.stores.vault:VaultStore",
+    "aws": "keyturn.stores.aws:AwsStore",
 }
 #: the manifest config model of each backend ("module:Class"), one per module; the
 #: module must not import its SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
     "keyturn.stores.vault:VaultStoreConfig",
+    "keyturn.stores.aws:AwsStoreConfig",
 )
 
 

@@ -144,11 +144,19 @@ class VaultStore:
 
         self._login = VaultLogin(name, config.auth, env)  # env checks only; logs in on the first call
         token = self._login.static_token
-        verify: bool | str = config.ca_cert or env.get("VAULT_CACERT") or True
+        namespace = config.namespace or env.get("VAULT_NAMESPACE") or None
+        if namespace and any(not (32 < ord(c) < 127) for c in namespace):
+            where = f"stores.{name}.namespace" if config.namespace else "VAULT_NAMESPACE"
+            raise UsageError(f"vault:{name}: {where} contains whitespace or a control character")
+        ca = config.ca_cert or env.get("VAULT_CACERT")
+        if ca and not os.path.isfile(ca):
+            where = f"stores.{name}.ca_cert" if config.ca_cert else "VAULT_CACERT"
+            raise UsageError(f"vault:{name}: {where}: no such CA file {ca!r}")
+        verify: bool | str = ca or True
         self._client = hvac.Client(
             url=address,
             token=token.reveal() if token is not None else "",  # "": hvac must not read VAULT_TOKEN
-            namespace=config.namespace or env.get("VAULT_NAMESPACE") or None,
+            namespace=namespace,
             verify=verify,
             timeout=int(config.timeout.total_seconds()) or 30,
         )

@@ -33,13 +33,13 @@ if TYPE_CHECKING:
 RENEW_AT = 2 / 3
 
 
-def _env_value(store: str, var: str, what: str, env: Mapping[str, str]) -> SecretValue:
+def _env_value(store: str, var: str, what: str, env: Mapping[str, str], auth_method: str) -> SecretValue:
     raw = env.get(var, "")
     if not raw:
-        raise UsageError(f"vault:{store}: no {what} — set {var} for store {store!r}")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise UsageError(f"vault:{store}: {var} contains whitespace or a control character "
-                         "(a trailing newline?) — set it to the bare value")
+        raise UsageError(f"vault:{store}: no {what} — set {var} ({auth_method} auth) for store {store!r}")
+    if any(not (33 <= ord(c) <= 126) for c in raw):
+        raise UsageError(f"vault:{store}: {var} contains whitespace, a control or a non-ASCII character "
+                         f"(a trailing newline?) — set it to the bare {what.split()[-1]}")
     return SecretValue(raw, mask=False)  # from a GitHub secret or variable: the runner masks secrets
 
 
@@ -65,7 +65,7 @@ class VaultLogin:
         self._renew_at: float | None = None  # None: not logged in yet
         self.static_token: SecretValue | None = None
         if auth.method == "token":
-            self.static_token = _env_value(store, auth.token_env, "token", env)
+            self.static_token = _env_value(store, auth.token_env, "token", env, "token")
             self.label = auth.token_env
         elif auth.method == "jwt":
             if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or not env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
@@ -74,8 +74,8 @@ class VaultLogin:
                 raise UsageError(f"vault:{store}: jwt auth: {MISSING_PERMISSION}")
             self.label = f"the token of jwt role {auth.role!r}"
         else:
-            _env_value(store, auth.role_id_env, "AppRole role id", env)
-            _env_value(store, auth.secret_id_env, "AppRole secret id", env)
+            _env_value(store, auth.role_id_env, "AppRole role id", env, "approle")
+            _env_value(store, auth.secret_id_env, "AppRole secret id", env, "approle")
             self.label = f"the token of the AppRole in {auth.role_id_env}"
 
     def ensure(self, client: Any) -> None:
@@ -134,8 +134,8 @@ class VaultLogin:
     def _approle(self, client: Any, auth: VaultAppRoleAuth) -> int:
         import hvac.exceptions as hx
 
-        role_id = _env_value(self.store, auth.role_id_env, "AppRole role id", self._env)
-        secret_id = _env_value(self.store, auth.secret_id_env, "AppRole secret id", self._env)
+        role_id = _env_value(self.store, auth.role_id_env, "AppRole role id", self._env, "approle")
+        secret_id = _env_value(self.store, auth.secret_id_env, "AppRole secret id", self._env, "approle")
         where = f"auth/{auth.mount}"
         try:
             resp = client.auth.approle.login(role_id.reveal(), secret_id.reveal(), use_token=True,

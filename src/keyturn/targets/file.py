@@ -6,31 +6,37 @@ appended), and replace the file atomically (temp file in the same directory, fsy
 bare, anything else double-quoted with ``\\``, ``"``, ``$``, `````, newline and CR
 escaped; the parser reads bare, single- and double-quoted values (also spanning lines),
 ``export NAME=`` prefixes and comments, so what is written reads back exactly. Errors
-name the path and line number, never a value or a line's text. A symlink at the path is
-replaced by a regular file, not followed. This module imports only the standard
+name the path and line number, never a value or a line's text. The file must lie inside
+the manifest's directory (``allow_outside`` opts out); a symlink at the path or at any
+directory between the manifest's directory and the file is refused, never followed
+(the file is opened with ``O_NOFOLLOW``), and missing directories are made 0700. This module imports only the standard
 library, :mod:`keyturn.values`, :mod:`keyturn.errors` and :mod:`keyturn.targets.base`;
 it must never import a store, validator or SDK.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
-from keyturn._internal.atomic import AtomicWriteError, write_atomic
-from keyturn.errors import TargetFailed
+from keyturn._internal.atomic import AtomicWriteError, SymlinkRefused, ensure_dir, write_atomic
+from keyturn.errors import TargetFailed, UsageError
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.values import SecretValue
 
 FILE_MODE = 0o600
+#: Directories made for a dotenv file hold secrets: owner only.
+DIR_MODE = 0o700
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BARE = re.compile(r"[A-Za-z0-9_./:@+=-]*")
 _ENTRY = re.compile(r"(?P<export>[ \t]*export[ \t]+)?[ \t]*(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=[ \t]*")
 _AFTER_QUOTE = re.compile(r"[ \t]*(#.*)?")
 _BARE_VALUE = re.compile(r"(?P<value>.*?)(?P<comment>[ \t]+#.*|[ \t]*)")
@@ -58,19 +64,61 @@ class _Line:
     eol: str = ""
 
 
-def format_value(value: str) -> str:
-    """The dotenv spelling of ``value``: bare when safe, else double-quoted."""
-    if _BARE.fullmatch(value):
+class Style(str, Enum):
+    """How a value is spelled (the file target's ``format:``)."""
+
+    #: Bare ``NAME=value`` only: python-dotenv, ``docker --env-file``, bash ``set -a; .``
+    #: and systemd ``EnvironmentFile=`` all read it back exactly. Other values are refused.
+    ENV_FILE = "env-file"
+    #: Also single-quoted values (multi-line too) for python-dotenv, bash and systemd;
+    #: ``docker --env-file`` does no unquoting and cannot read those.
+    DOTENV = "dotenv"
+
+
+#: Characters every reader takes literally in a bare value.
+_PORTABLE = re.compile(r"[A-Za-z0-9_./:@+=,%^!#~-]*")
+#: Line separators some reader splits on (``str.splitlines``), and NUL.
+_SEPARATORS = re.compile("[\x00\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+class Unrepresentable(ValueError):
+    """A value this style cannot write so that every reader reads it back; no value text."""
+
+
+def format_value(value: str, style: Style = Style.ENV_FILE) -> str:
+    """The spelling of ``value`` in ``style``; :class:`Unrepresentable` when there is none.
+
+    Bare when portable: ``[A-Za-z0-9_./:@+=,%^!#~-]``, no ``~`` at the start or after
+    ``:`` (bash tilde expansion) and no ``#`` at the start (a comment to some readers).
+    ``dotenv`` single-quotes the rest; single quotes take everything literally in bash
+    and systemd, and python-dotenv only unescapes ``\\\\`` and ``\\'`` there, so a value
+    with ``'`` or those pairs is refused, as is ``${`` (python-dotenv interpolates it even
+    in single quotes), an empty value and every line separator but LF.
+    """
+    if not value:
+        raise Unrepresentable("is empty (systemd's parser rejects NAME= with nothing after it)")
+    if _PORTABLE.fullmatch(value) and not value.startswith(("~", "#")) and ":~" not in value:
         return value
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("$", "\\$")
-        .replace("`", "\\`")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
+    if _SEPARATORS.search(value):
+        raise Unrepresentable("holds a carriage return, NUL or Unicode line separator that some reader splits on")
+    if style is Style.ENV_FILE:
+        raise Unrepresentable(
+            "needs quoting, which docker --env-file does not undo (only A-Z a-z 0-9 _ . / : @ + = , % ^ ! # ~ - "
+            "are portable) — use a generator with that alphabet, or format: dotenv on this target"
+        )
+    if "'" in value or "\\\\" in value or value.endswith("\\"):
+        raise Unrepresentable("holds a single quote or backslash pair that python-dotenv would unescape")
+    if "${" in value:
+        raise Unrepresentable("holds ${, which python-dotenv expands even inside single quotes")
+    return f"'{value}'"
+
+
+def escapes(path: str) -> bool:
+    """True for an absolute path or one that leaves its base directory (``../x``)."""
+    if path.startswith(("/", "\\")) or os.path.isabs(path):
+        return True
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    return norm == ".." or norm.startswith("../")
 
 
 def _physical_lines(text: str) -> list[tuple[str, str]]:
@@ -151,20 +199,37 @@ def parse_lines(text: str) -> list[_Line]:
     return lines
 
 
-def _render(name: str, value: str, *, export: bool, comment: str, eol: str) -> str:
-    prefix = "export " if export else ""
-    return f"{prefix}{name}={format_value(value)}{comment}{eol}"
+def _render(name: str, value: str, *, export: bool, comment: str, eol: str, style: Style) -> str:
+    # docker --env-file and systemd take `export` and a trailing comment as part of the
+    # line: the comment moves to its own line above, `export` is dropped (`set -a` exports).
+    above = f"{comment.strip()}{eol or chr(10)}" if comment.strip() else ""
+    return f"{above}{name}={format_value(value, style)}{eol}"
 
 
 class FileTarget:
     """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
 
-    def __init__(self, path: str | Path, *, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        base_dir: Path | None = None,
+        allow_outside: bool = False,
+        style: Style | str = Style.ENV_FILE,
+    ) -> None:
         self.given = str(path)
+        self.style = Style(style)
         p = Path(path)
-        if base_dir is not None and not p.is_absolute():
-            p = Path(base_dir) / p
-        self.path = p
+        self.root = Path(base_dir) if base_dir is not None else None
+        if self.root is not None:
+            if not allow_outside and escapes(self.given):
+                raise UsageError(
+                    f"file target {self.given}: outside the manifest's directory — use a relative path "
+                    "inside it, or set allow_outside: true on this target"
+                )
+            if not p.is_absolute():
+                p = self.root / p
+        self.path = Path(os.path.normpath(p))
 
     @property
     def label(self) -> str:
@@ -191,13 +256,34 @@ class FileTarget:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _read_text(self) -> str | None:
+    def _check_dirs(self) -> None:
+        """No directory between the manifest's directory and the file is a symlink."""
         try:
-            data = self.path.read_bytes()
+            ensure_dir(self.path.parent, DIR_MODE, root=self.root, create=False)
+        except OSError as exc:
+            raise self._os_error("read", Path(exc.filename or self.path.parent), exc) from exc
+
+    def _read_text(self) -> str | None:
+        self._check_dirs()
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                exc = SymlinkRefused(self.path)
             raise self._os_error("read", self.path, exc) from exc
+        try:
+            kind = os.fstat(fd).st_mode
+            if not stat.S_ISREG(kind):
+                why = "it is a directory, not a file" if stat.S_ISDIR(kind) else "not a regular file"
+                raise self._fail(f"cannot read {self.path}: {why}")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise self._os_error("read", self.path, exc) from exc
+        finally:
+            os.close(fd)
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -232,7 +318,7 @@ class FileTarget:
     def _replace(self, text: str) -> None:
         """Atomically replace the file (see :mod:`keyturn._internal.atomic`)."""
         try:
-            write_atomic(self.path, text, FILE_MODE, dir_mode=0o700)
+            write_atomic(self.path, text, FILE_MODE, dir_mode=DIR_MODE, root=self.root)
         except AtomicWriteError as exc:
             raise self._os_error(exc.action, exc.path, exc.cause) from exc
 
@@ -249,21 +335,39 @@ class FileTarget:
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
 
+    def _check_values(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            try:
+                format_value(entry.reveal(), self.style)
+            except Unrepresentable as exc:
+                raise self._fail(f"entry {entry.name}: the value {exc}") from None
+
     def preflight(self, entries: Sequence[Entry]) -> None:
         self._check_names([e.name for e in entries])
+        self._check_values(entries)
 
     def check_access(self) -> None:
         """The file (if it exists) parses, and its folder exists or can be created and is
         writable — without writing anything."""
-        self._load()
+        from keyturn.errors import UsageError
+
+        try:
+            if self.path.is_dir():
+                raise self._fail(f"{self.path} is a directory, not a dotenv file")
+            self._load()
+        except TargetFailed as exc:  # a file the user gave us: bad input (exit 2), not a service failure
+            raise UsageError(str(exc)) from None
         folder = self.path.parent
-        while not folder.exists() and folder != folder.parent:
+        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
             folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"{self.label}: {folder} is not a directory")
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise self._fail(f"cannot write in {folder} (permission denied)")
+            raise UsageError(f"{self.label}: cannot write in {folder} (permission denied)")
 
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])
+        self._check_values(entries)
         wanted = {e.name: e.reveal() for e in entries}
         old, lines = self._load()
         bom = "\ufeff" if old and old.startswith("\ufeff") else ""
@@ -271,7 +375,9 @@ class FileTarget:
         for ln in lines:
             if ln.name in wanted:
                 out.append(
-                    _render(ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol)
+                    _render(
+                        ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol, style=self.style
+                    )
                 )
             else:
                 out.append(ln.text)
@@ -281,7 +387,7 @@ class FileTarget:
             eol = next((ln.eol for ln in lines if ln.eol), "\n")
             if out and not out[-1].endswith("\n"):
                 out[-1] += eol
-            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol) for n in new)
+            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol, style=self.style) for n in new)
         text = bom + "".join(out)
         if text == old and self._mode_ok():
             return self._report(False)

@@ -2,11 +2,14 @@
 
 One target object per scope (``github:acme/api``, ``github:acme/api@env:production``,
 ``github:acme/worker@dependabot``, ``github-org:acme``). A write seals each entry with the
-scope's public key (fetched once per run through the shared
-:class:`~keyturn._internal.github_client.GitHubSession`), PUTs it, then confirms with one
-read of GitHub's ``updated_at`` (a GET of the secret for one entry, the paged list for
-several). ``is_current`` uses the same read, so a re-run skips scopes already written
-after the promotion time. Call :meth:`preflight` for every target before the first write:
+scope's public key (fetched at most once per run through the shared
+:class:`~keyturn._internal.github_client.GitHubSession`, not at all when its
+:class:`~keyturn.targets.github_cache.KeyCache` remembers it) and PUTs it: GitHub's
+201/204 is the confirmation, timed by the response's ``Date``. A cached key GitHub
+refuses (422) is refetched once. ``is_current`` reads GitHub's ``updated_at`` (a GET of
+the secret for one entry, the paged list for several) and is meant for resumes: a target
+the ledger shows as attempted before. Many targets are written concurrently through
+:func:`keyturn.targets.batch.write_ordered`. Call :meth:`preflight` for every target before the first write:
 names and sizes GitHub would refuse are rejected up front (``UsageError``, exit 2).
 Failures raise :class:`~keyturn.errors.TargetFailed` naming the target, never a value.
 Must not import a store or the engine.
@@ -17,10 +20,10 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from keyturn._internal.github_client import Counter, GitHubRequestFailed, GitHubSession
+from keyturn._internal.github_client import Counter, GitHubRequestFailed, GitHubSession, ScopeKey
 from keyturn.errors import TargetFailed, UsageError
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.values import GITHUB_MAX_BYTES
@@ -97,35 +100,57 @@ class _GitHubScope:
         except GitHubRequestFailed as exc:
             raise self._failed(exc, counter, []) from exc
 
+    @property
+    def max_in_flight(self) -> int:
+        """How many targets of this session may be written at once (``KEYTURN_GITHUB_CONCURRENCY``)."""
+        return self.session.scheduler.pacing.concurrency
+
+    @property
+    def cache_scope(self) -> str:
+        """This target's key in the session's :class:`~keyturn.targets.github_cache.KeyCache`."""
+        return self._scope
+
+    @property
+    def cache_repos(self) -> tuple[str, ...]:
+        """Repositories whose ids this target keeps in the cache (org ``selected`` only)."""
+        return ()
+
     def write(self, entries: Sequence[Entry]) -> WriteReport:
+        """Public key (once per scope per run, or cached) + one PUT per entry; nothing else."""
         self.preflight(entries)
         if not entries:
             return WriteReport(skipped=True)
         counter = Counter()
         created: list[str] = []
         updated: list[str] = []
+        times: list[datetime] = []
         try:
             key = self.session.public_key(self._scope, counter)
-            extra = self._extra_body(counter)
+            extra, ids_cached = self._extra_body(counter)
             for entry in entries:
-                body = {"encrypted_value": key.seal(entry.reveal()), "key_id": key.key_id, **extra}
-                resp = self.session.request("PUT", self._path(entry.name), counter, body=body)
+                path = self._path(entry.name)
+                try:
+                    resp = self.session.request("PUT", path, counter, body=_body(entry, key, extra))
+                except GitHubRequestFailed as exc:
+                    if exc.status != 422 or not (key.cached or ids_cached):
+                        raise
+                    # Remembered from an earlier run and refused: GitHub rotated the scope's
+                    # key (or a selected repository was re-created). Refetch once, retry once.
+                    counter.retries += 1
+                    if key.cached:
+                        key = self.session.refresh_public_key(self._scope, key, counter)
+                    if ids_cached:
+                        self.session.forget_repo_ids(list(self.cache_repos))
+                        extra, ids_cached = self._extra_body(counter)
+                    resp = self.session.request("PUT", path, counter, body=_body(entry, key, extra))
                 (created if resp.status == 201 else updated).append(entry.name)
-            times = self._updated_at([e.name for e in entries], counter)
+                times.append(resp.date() or datetime.fromtimestamp(self.session.scheduler.wall(), UTC))
         except GitHubRequestFailed as exc:
-            if exc.status == 422 and "key" in exc.github_message.lower():
-                self.session.forget_public_key(self._scope)  # a rotated scope key: refetch next run
             raise self._failed(exc, counter, created + updated) from exc
-        missing = [e.name for e in entries if e.name.upper() not in times]
-        if missing:
-            raise TargetFailed(
-                f"wrote {', '.join(missing)} but GitHub does not list it — re-run to retry",
-                target=self._label,
-            )
         return WriteReport(
             retries=counter.retries,
             requests=counter.requests,
-            confirmed_at=min(times.values()) if times else None,
+            confirmed_at=min(times),
             details={"created": ",".join(created), "updated": ",".join(updated)},
         )
 
@@ -172,15 +197,13 @@ class _GitHubScope:
     def _path(self, name: str) -> str:
         return f"{self._scope}/secrets/{urllib.parse.quote(name, safe='')}"
 
-    def _extra_body(self, counter: Counter) -> dict[str, Any]:
-        return {}
+    def _extra_body(self, counter: Counter) -> tuple[dict[str, Any], bool]:
+        """Body fields besides the value, and whether they rest on cached data."""
+        return {}, False
 
     def _settings_match(self, item: dict[str, Any]) -> bool:
         """Whether scope settings besides the value (org visibility) are as configured."""
         return True
-
-    def _updated_at(self, names: Sequence[str], counter: Counter) -> dict[str, datetime]:
-        return {name: _parse_time(item["updated_at"]) for name, item in self._read(names, counter).items()}
 
     def _read(self, names: Sequence[str], counter: Counter) -> dict[str, dict[str, Any]]:
         """Metadata per (upper-cased) name: one GET for one name, else the paged list."""
@@ -277,13 +300,23 @@ class GitHubOrgSecretTarget(_GitHubScope):
         # (The selected-repository list is not compared: that would cost a request.)
         return item.get("visibility") in (None, self.visibility)
 
-    def _extra_body(self, counter: Counter) -> dict[str, Any]:
+    @property
+    def cache_repos(self) -> tuple[str, ...]:
+        return tuple(self.repositories) if self.visibility == "selected" else ()
+
+    def _extra_body(self, counter: Counter) -> tuple[dict[str, Any], bool]:
         body: dict[str, Any] = {"visibility": self.visibility}
+        cached = False
         if self.visibility == "selected":
-            ids = [self.session.repo_id(r, counter) for r in self.repositories]
+            # Resolved once per run (the session remembers them), or taken from the cache.
+            ids, cached = self.session.repo_ids(self.repositories, counter)
             # PyGithub (checked against GitHub) sends ints for Actions, strings for Dependabot.
             body["selected_repository_ids"] = [str(i) for i in ids] if self.dependabot else ids
-        return body
+        return body, cached
+
+
+def _body(entry: Entry, key: ScopeKey, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"encrypted_value": key.seal(entry.reveal()), "key_id": key.key_id, **extra}
 
 
 def _parse_time(raw: str) -> datetime:

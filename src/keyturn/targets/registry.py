@@ -1,13 +1,15 @@
 """Explicit target registry: manifest target entries → Target objects.
 
 One manifest entry may expand to several targets (``environments: [a, b]`` → one
-target per environment). Shared sessions (one GitHub client and its public-key cache
-per run) are created once per :class:`TargetFactory`.
+target per environment). Shared sessions (one GitHub client per run) are created once
+per :class:`TargetFactory`, which also owns what targets may remember between runs
+(GitHub public keys and repository ids): :meth:`TargetFactory.load_target_cache` before
+the first write, :meth:`TargetFactory.target_cache` after, both plain JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ from keyturn.manifest import (
     GitHubTargetConfig,
 )
 from keyturn.targets.base import Shape, Target
+from keyturn.targets.github_cache import JsonKeyCache
+
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,25 @@ class TargetFactory:
         self.base_dir = base_dir
         self.environ = environ
         self._github: Any = None
+        api_url = (environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
+        self.github_cache = JsonKeyCache(api_url)
+
+    # -- what targets remember between runs (public data only) -----------------------
+    def load_target_cache(self, data: Mapping[str, Any] | None) -> None:
+        """Seed the run's caches from a :meth:`target_cache` result (any run, any secret);
+        malformed or foreign data (another API root) is ignored."""
+        if isinstance(data, Mapping):
+            self.github_cache.load(data.get("github"))
+
+    def target_cache(self, targets: Sequence[BoundTarget]) -> dict[str, Any]:
+        """JSON-serialisable public data worth keeping for ``targets``' next run: each
+        GitHub scope's public key and the selected repositories' ids, ~100 bytes a scope.
+        ``{}`` when none of the targets has anything to remember."""
+        scopes = [t.target.cache_scope for t in targets if hasattr(t.target, "cache_scope")]
+        repos = [r for t in targets for r in getattr(t.target, "cache_repos", ())]
+        if not scopes:
+            return {}
+        return {"github": self.github_cache.to_json(scopes, repos)}
 
     def _github_session(self) -> Any:
         if self._github is None:
@@ -48,7 +72,7 @@ class TargetFactory:
                 raise UsageError(
                     f"GitHub targets need an optional dependency ({exc.name}) — pip install 'keyturn[github]'"
                 ) from None
-            self._github = GitHubSession.from_env(self.environ)
+            self._github = GitHubSession.from_env(self.environ, cache=self.github_cache)
         return self._github
 
     def build(self, secret_name: str, config: Any) -> list[BoundTarget]:
@@ -57,7 +81,10 @@ class TargetFactory:
         if isinstance(config, FileTargetConfig):
             from keyturn.targets.file import FileTarget
 
-            return [BoundTarget(FileTarget(config.file, base_dir=self.base_dir), shape, name)]
+            dotenv = FileTarget(
+                config.file, base_dir=self.base_dir, allow_outside=config.allow_outside, style=config.format
+            )
+            return [BoundTarget(dotenv, shape, name)]
         if isinstance(config, GitHubTargetConfig):
             from keyturn.targets.github import GitHubRepoSecretTarget
 

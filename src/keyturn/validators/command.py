@@ -1,19 +1,23 @@
 """``command`` check: run a program that proves a value works, value passed by env only.
 
-The child gets the value in ``KEYTURN_VALUE`` and the secret's name in
-``KEYTURN_SECRET_NAME`` (on top of the inherited environment and the check's ``env``);
-argv is fixed at construction and never carries the value; stdin is closed. Output
-(stdout and stderr together) is read through a pipe, never written to disk, and only a
-bounded tail is kept. On failure the detail names the exit code or timeout and, after
-every derived form of the value is replaced with ``***``, the tail of the output. The
-whole process group is killed on timeout and when the check ends. This module imports
-only the standard library, :mod:`keyturn.values`, :mod:`keyturn.errors` and
-:mod:`keyturn.validators.base`; it must never import a store, target or SDK.
+The child gets a minimal environment: ``PATH``, ``HOME``, the locale variables
+(``LANG``, ``LANGUAGE``, ``LC_*``), the value in ``KEYTURN_VALUE`` and the secret's name
+in ``KEYTURN_SECRET_NAME``, plus exactly what the check names: ``env`` (fixed values)
+and ``pass_env`` (variables copied from keyturn's own environment when set). Store and
+GitHub credentials, the GitHub App key and the audit chain keys never reach it: those
+names are refused in ``env`` and ``pass_env`` (:func:`reserved_env_name`). argv is fixed
+at construction and never carries the value; stdin is closed. Output (stdout and stderr
+together) is read through a pipe, never written to disk, and only a bounded tail is
+kept; it is never echoed: a result's ``detail`` names the exit code, signal or timeout,
+and a failed check's ``excerpt`` is a short line of the tail after
+:func:`keyturn.redaction.redact`. The whole process group is killed on timeout and when
+the check ends. This module imports only the standard library, :mod:`keyturn.values`,
+:mod:`keyturn.redaction`, :mod:`keyturn.errors` and :mod:`keyturn.validators.base`; it
+must never import a store, target or SDK.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -24,13 +28,52 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from keyturn.errors import UsageError
+from keyturn.redaction import EXCERPT_CHARS, excerpt, forms_of, reach
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
 
-#: How much of the (redacted) output a failed check reports.
-TAIL_CHARS = 4096
+#: How much output is kept (beyond what redaction at the cut needs).
+TAIL_BYTES = 8192
 _KILL_GRACE = 1.0
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
+#: Variables every check gets from keyturn's environment (when set).
+BASE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Credentials that never reach a check, whatever the manifest says.
+_RESERVED = re.compile(
+    r"^(KEYTURN_.*|VAULT_TOKEN|BAO_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_ENTERPRISE_TOKEN"
+    r"|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$",
+    re.IGNORECASE,
+)
+
+
+def reserved_env_name(name: str) -> bool:
+    """True for names a check may never receive from ``env``/``pass_env``."""
+    return bool(_RESERVED.match(name))
+
+
+def check_env_names(env: Mapping[str, str], pass_env: Sequence[str]) -> tuple[str, str] | None:
+    """(field, problem) for the first bad ``env``/``pass_env`` name, or None."""
+    for field, names in (("env", list(env)), ("pass_env", list(pass_env))):
+        for name in names:
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                return field, f"{name!r} is not an environment variable name"
+            if reserved_env_name(name):
+                return field, (
+                    f"{name} is reserved — keyturn sets KEYTURN_VALUE and KEYTURN_SECRET_NAME, "
+                    "and store/GitHub credentials and audit keys never reach a check"
+                )
+    return None
+
+
+def minimal_env(
+    environ: Mapping[str, str], env: Mapping[str, str], pass_env: Sequence[str]
+) -> dict[str, str]:
+    """The child's environment without the value (the caller adds ``KEYTURN_*``)."""
+    child = {k: v for k, v in environ.items() if k in BASE_ENV or k.startswith("LC_")}
+    child.setdefault("PATH", os.defpath)
+    child.update({k: environ[k] for k in pass_env if k in environ})
+    child.update(env)
+    return child
 
 
 class _Tail(threading.Thread):
@@ -54,44 +97,6 @@ class _Tail(threading.Thread):
             pass
 
 
-def redaction_forms(value: SecretValue) -> list[str]:
-    """``value.derived_forms()`` plus how tools commonly print them: JSON- and
-    Python-repr-escaped (a value with quotes or backslashes printed by ``json.dumps``)."""
-    forms = value.derived_forms()
-    extra = [json.dumps(f)[1:-1] for f in forms] + [repr(f)[1:-1] for f in forms]
-    return list(dict.fromkeys(forms + [f for f in extra if f]))
-
-
-def redact(text: str, forms: Sequence[str], *, drop_prefix: int = 0) -> str:
-    """Replace every occurrence of ``forms`` with ``***``; then drop the first
-    ``drop_prefix`` characters of the original text (where a form cut off by the
-    buffer start could remain partially), keeping a match that straddles the cut."""
-    spans: list[tuple[int, int]] = []
-    for form in sorted(set(forms), key=len, reverse=True):
-        start = text.find(form)
-        while start != -1:
-            spans.append((start, start + len(form)))
-            start = text.find(form, start + 1)
-    spans.sort()
-    merged: list[list[int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    out: list[str] = []
-    pos = drop_prefix
-    for start, end in merged:
-        if end <= pos:
-            continue
-        if start > pos:
-            out.append(text[pos:start])
-        out.append("***")
-        pos = max(pos, end)
-    out.append(text[pos:])
-    return "".join(out)
-
-
 class CommandCheck:
     """Run ``argv``; the check passes when it exits 0 within ``timeout`` seconds."""
 
@@ -101,18 +106,22 @@ class CommandCheck:
         *,
         timeout: float = 60,
         env: Mapping[str, str] | None = None,
+        pass_env: Sequence[str] = (),
         cwd: str | None = None,
     ) -> None:
         if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv) or not argv[0]:
             raise UsageError("command check: argv must be a non-empty list of strings")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise UsageError("command check: timeout must be a positive number of seconds")
-        for key in env or {}:
-            if key.startswith("KEYTURN_VALUE") or key == "KEYTURN_SECRET_NAME":
-                raise UsageError(f"command check: env must not set {key}; keyturn sets it")
+        if isinstance(pass_env, str):
+            raise UsageError("command check: pass_env must be a list of variable names")
+        problem = check_env_names(env or {}, pass_env)
+        if problem:
+            raise UsageError(f"command check: {problem[0]}: {problem[1]}")
         self.argv = list(argv)
         self.timeout = float(timeout)
         self.env = dict(env or {})
+        self.pass_env = tuple(pass_env)
         self.cwd = cwd
 
     @property
@@ -125,12 +134,12 @@ class CommandCheck:
     def run(self, secret_name: str, value: SecretValue) -> CheckResult:
         started = time.monotonic()
 
-        def result(ok: bool, detail: str) -> CheckResult:
-            return CheckResult(ok, self.label, detail, round(time.monotonic() - started, 3))
+        def result(ok: bool, detail: str, tail: str = "") -> CheckResult:
+            return CheckResult(ok, self.label, detail, round(time.monotonic() - started, 3), tail)
 
         if self.cwd is not None and not os.path.isdir(self.cwd):
-            return result(False, f"working directory not found: {self.cwd}")
-        child_env = {**os.environ, **self.env}
+            return result(False, "working directory not found")
+        child_env = minimal_env(os.environ, self.env, self.pass_env)
         child_env["KEYTURN_SECRET_NAME"] = secret_name
         child_env["KEYTURN_VALUE"] = value.reveal()
         try:
@@ -145,20 +154,20 @@ class CommandCheck:
                 close_fds=True,
             )
         except FileNotFoundError:
-            return result(False, f"command not found: {self.argv[0]}")
+            return result(False, f"command not found: {_short(self.argv[0])}")
         except PermissionError:
-            return result(False, f"command not executable: {self.argv[0]}")
+            return result(False, f"command not executable: {_short(self.argv[0])}")
         except ValueError:  # e.g. NUL in the environment; the message is not shown
             return result(False, "value cannot be passed in the environment (contains NUL)")
         except OSError as exc:
-            return result(False, f"command could not start: {self.argv[0]} ({type(exc).__name__})")
+            return result(False, f"command could not start: {_short(self.argv[0])} ({type(exc).__name__})")
         finally:
             del child_env
 
-        forms = redaction_forms(value)
-        longest = max((len(f.encode("utf-8")) for f in forms), default=0)
+        forms = forms_of(value)
+        cut = reach(forms) * 4  # characters → UTF-8 bytes, at most four each
         assert proc.stdout is not None
-        reader = _Tail(proc.stdout, TAIL_CHARS * 4 + longest)
+        reader = _Tail(proc.stdout, TAIL_BYTES + cut)
         reader.start()
         timed_out = False
         try:
@@ -186,22 +195,16 @@ class CommandCheck:
             status = f"killed by {_signal_name(-proc.returncode)}"
         else:
             status = f"exit {proc.returncode}"
-        tail = self._redacted_tail(bytes(reader.buffer), forms, longest if reader.truncated else 0)
-        return result(False, f"{status}; output: {tail}" if tail else status)
-
-    @staticmethod
-    def _redacted_tail(raw: bytes, forms: Sequence[str], cut: int) -> str:
-        text = raw.decode("utf-8", errors="replace")
+        text = bytes(reader.buffer).decode("utf-8", errors="replace")
         # When the buffer was trimmed, a form may start before it: its remainder lies
-        # within the first ``cut`` characters, which are dropped after redaction.
-        clean = redact(text, forms, drop_prefix=cut)
-        clean = _CONTROL.sub(" ", clean)
-        # One line: output cannot start a line that the runner would read as a
-        # workflow command (``::add-mask::``, ``::error::``) when the detail is logged.
-        one_line = " ".join(clean.split())
-        if len(one_line) > TAIL_CHARS:
-            one_line = "…" + one_line[-TAIL_CHARS:]
-        return one_line
+        # within the first ``reach`` characters, which are dropped after redaction.
+        tail = excerpt(text, forms, drop_prefix=reach(forms) if reader.truncated else 0, limit=EXCERPT_CHARS)
+        return result(False, status, tail)
+
+
+def _short(text: str, keep: int = 80) -> str:
+    """A program name short enough for a status line (its end says the most)."""
+    return text if len(text) <= keep else "…" + text[-(keep - 1) :]
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:

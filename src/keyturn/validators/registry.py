@@ -25,6 +25,7 @@ def build_check(config: Any, base_dir: Path, environ: Mapping[str, str] | None =
             list(config.command),
             timeout=config.timeout.total_seconds(),
             env=dict(config.env),
+            pass_env=list(config.pass_env),
             cwd=str(base_dir),
         )
     if isinstance(config, HttpCheckConfig):

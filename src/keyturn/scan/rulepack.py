@@ -1,0 +1,309 @@
+"""Provider rules as data: the TOML files under ``keyturn/scan/rules/`` turned into detectors.
+
+One file per provider; each holds ``provider`` and ``docs`` (where the token format is
+documented) and one or more ``[[rules]]``:
+
+``id``, ``name``        detector id (SARIF rule id) and title
+``pattern``             Python regex; the secret is group ``group`` (default 1, or 0 without groups)
+``keywords``            literals that any real match contains (case-sensitive; caseless for
+                        ``context`` rules, where they are the context words): they feed the
+                        Hyperscan prefilter, so a line without one never reaches ``pattern``
+``prefilter``           optional bounded regexes used instead of ``keywords`` for short keywords
+``prefix``              regex for the fixed part stripped before placeholder checks (default: the
+                        keyword the value starts with)
+``entropy``             minimum Shannon entropy (bits/char) of the part after the prefix
+``checksum``            a format checksum the value must satisfy (see :data:`CHECKSUMS`)
+``context``             words one of which must occur on the line or just before it (formats
+                        without a distinctive prefix)
+``confidence``          ``high`` | ``medium`` | ``low``; ``severity`` 0-10
+``examples`` / ``negative_examples``  lines the rule must / must not report (the tests run them)
+
+Rule files are validated when loaded: an unknown key or a bad regex names the file.
+Imports the stdlib and keyturn.scan modules only; never stores, targets or SDKs.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import re
+import tomllib
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+
+from keyturn.scan import filters
+from keyturn.scan.detectors import Detector, Finder, Hit
+
+__all__ = ["CHECKSUMS", "Rule", "RuleError", "load_rules", "rule_detector", "rule_detectors"]
+
+_FILE_KEYS = frozenset({"provider", "docs", "rules"})
+_RULE_KEYS = frozenset(
+    {
+        "id", "name", "description", "pattern", "group", "keywords", "prefilter", "prefix",
+        "entropy", "checksum", "context", "confidence", "severity", "examples", "negative_examples",
+    }
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9\-]{1,62}$")
+_SEVERITY = {"high": 8.5, "medium": 7.0, "low": 5.0}
+
+
+class RuleError(ValueError):
+    """A rule file is malformed (message names the file and the key)."""
+
+
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _base62(n: int, width: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = _B62[r] + out
+    return out.rjust(width, "0")
+
+
+def crc32_base62(body: str) -> bool:
+    """GitHub-style tokens (``ghp_``, ``npm_``): the last 6 chars are base62(CRC32(the rest))."""
+    if len(body) < 8:
+        return False
+    payload, check = body[:-6], body[-6:]
+    return _base62(zlib.crc32(payload.encode("ascii", "replace")), 6) == check
+
+
+def pypi_macaroon(body: str) -> bool:
+    """PyPI tokens are base64url macaroons whose location is pypi.org / test.pypi.org."""
+    import base64
+
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return b"pypi.org" in raw[:80]
+
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+def age_bech32(body: str) -> bool:
+    """age identities are Bech32 with the human-readable part ``age-secret-key-``."""
+    hrp, data = "age-secret-key-", body.lower()
+    if not data or any(c not in _BECH32 for c in data):
+        return False
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [_BECH32.index(c) for c in data]
+    return _bech32_polymod(values) == 1
+
+
+CHECKSUMS: dict[str, Callable[[str], bool]] = {
+    "crc32-base62": crc32_base62,
+    "pypi-macaroon": pypi_macaroon,
+    "age-bech32": age_bech32,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    provider: str
+    pattern: str
+    keywords: tuple[str, ...]
+    source: str = ""
+    description: str = ""
+    group: int | None = None
+    prefilter: tuple[str, ...] = ()
+    prefix: str | None = None
+    entropy: float | None = None
+    checksum: str | None = None
+    context: tuple[str, ...] = ()
+    confidence: str = "high"
+    severity: float | None = None
+    examples: tuple[str, ...] = field(default=())
+    negative_examples: tuple[str, ...] = field(default=())
+
+
+def _strs(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RuleError(f"{where}: expected a list of strings")
+    return tuple(value)
+
+
+def _num(raw: dict[str, object], key: str, where: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise RuleError(f"{where}: {key} must be a number")
+    return float(value)
+
+
+def parse_rules(doc: dict[str, object], source: str) -> list[Rule]:
+    """Validate one provider file's parsed TOML and return its rules."""
+    unknown = sorted(set(doc) - _FILE_KEYS)
+    if unknown:
+        raise RuleError(f"{source}: unknown key(s) {', '.join(unknown)}")
+    provider = doc.get("provider")
+    raw_rules = doc.get("rules")
+    if not isinstance(provider, str) or not isinstance(raw_rules, list) or not raw_rules:
+        raise RuleError(f"{source}: needs provider = \"…\" and at least one [[rules]]")
+    out: list[Rule] = []
+    for i, raw in enumerate(raw_rules):
+        where = f"{source}: rules[{i}]"
+        if not isinstance(raw, dict):
+            raise RuleError(f"{where}: not a table")
+        bad = sorted(set(raw) - _RULE_KEYS)
+        if bad:
+            raise RuleError(f"{where}: unknown key(s) {', '.join(bad)}")
+        rid, pattern = raw.get("id"), raw.get("pattern")
+        if not isinstance(rid, str) or not _ID.match(rid):
+            raise RuleError(f"{where}: id must be lowercase letters, digits and '-'")
+        if not isinstance(pattern, str):
+            raise RuleError(f"{where} ({rid}): pattern missing")
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise RuleError(f"{where} ({rid}): bad pattern: {exc}") from None
+        checksum = raw.get("checksum")
+        if checksum is not None and checksum not in CHECKSUMS:
+            raise RuleError(f"{where} ({rid}): unknown checksum {checksum!r}")
+        confidence = str(raw.get("confidence", "high"))
+        if confidence not in _SEVERITY:
+            raise RuleError(f"{where} ({rid}): confidence must be high, medium or low")
+        keywords = _strs(raw.get("keywords", []), f"{where} ({rid}) keywords")
+        prefilter = _strs(raw.get("prefilter", []), f"{where} ({rid}) prefilter")
+        if not keywords and not prefilter:
+            raise RuleError(f"{where} ({rid}): needs keywords (or prefilter) for the prefilter")
+        group = raw.get("group")
+        out.append(
+            Rule(
+                id=rid,
+                name=str(raw.get("name", rid)),
+                provider=provider,
+                pattern=pattern,
+                keywords=keywords,
+                source=source,
+                description=str(raw.get("description", "")),
+                group=int(group) if isinstance(group, int) else (1 if groups else 0),
+                prefilter=prefilter,
+                prefix=str(raw["prefix"]) if "prefix" in raw else None,
+                entropy=_num(raw, "entropy", where),
+                checksum=str(checksum) if checksum else None,
+                context=tuple(w.lower() for w in _strs(raw.get("context", []), f"{where} context")),
+                confidence=confidence,
+                severity=_num(raw, "severity", where),
+                examples=_strs(raw.get("examples", []), f"{where} ({rid}) examples"),
+                negative_examples=_strs(raw.get("negative_examples", []), f"{where} ({rid}) negative_examples"),
+            )
+        )
+    return out
+
+
+@functools.cache
+def load_rules() -> tuple[Rule, ...]:
+    """Every rule shipped in the package (sorted by file name, then file order)."""
+    folder = resources.files("keyturn.scan").joinpath("rules")
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        try:
+            doc = tomllib.loads(entry.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise RuleError(f"rules/{entry.name}: {exc}") from None
+        for rule in parse_rules(doc, f"rules/{entry.name}"):
+            if rule.id in seen:
+                raise RuleError(f"rules/{entry.name}: rule id {rule.id} already defined in {seen[rule.id]}")
+            seen[rule.id] = rule.source
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _prefilter_patterns(rule: Rule) -> tuple[tuple[str, bool], ...]:
+    """Token prefixes are case-sensitive literals (Hyperscan's fastest path); context words
+    (``heroku``, ``datadog``) are matched in any case."""
+    if rule.prefilter:
+        return tuple((p, False) for p in rule.prefilter)
+    return tuple((re.escape(k), bool(rule.context)) for k in rule.keywords)
+
+
+def rule_finder(rule: Rule) -> Finder:
+    """The precise check for one rule; the regex compiles on first use (most never run)."""
+    compiled: list[re.Pattern[str]] = []
+    strip: list[re.Pattern[str] | None] = []
+    check = CHECKSUMS[rule.checksum] if rule.checksum else None
+    keywords = tuple(k.lower() for k in rule.keywords)
+    group = rule.group or 0
+    # context words start a word: "ably" must not match "probably"
+    context = (
+        re.compile("(?i)(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in rule.context) + ")")
+        if rule.context
+        else None
+    )
+
+    def find(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
+        if not compiled:
+            compiled.append(re.compile(rule.pattern))
+            strip.append(re.compile(rule.prefix) if rule.prefix else None)
+        if context is not None:
+            window = text[max(0, offset - 160) : offset + len(line)]
+            if not context.search(window):
+                return
+        for m in compiled[0].finditer(line):
+            value = m.group(group)
+            if not value:
+                continue
+            body = _body(value, strip[0], keywords)
+            if filters.is_false_positive(value, body=body):
+                continue
+            if rule.entropy is not None and filters.shannon_entropy(body) < rule.entropy:
+                continue
+            if check is not None and not check(body):
+                continue
+            if rule.context and not (filters.is_uuid(body) or filters.looks_random(body)):
+                continue  # a prefix-less format: only random-looking values next to the context word
+            if filters.documented_example(line[: m.start(group)]):
+                continue
+            yield m.start(group), m.end(group), value, 0
+
+    return find
+
+
+def _body(value: str, strip: re.Pattern[str] | None, keywords: tuple[str, ...]) -> str:
+    if strip is not None:
+        pm = strip.match(value)
+        return value[pm.end() :] if pm else value
+    low = value.lower()
+    best = max((k for k in keywords if low.startswith(k)), key=len, default="")
+    return value[len(best) :] if best and len(best) < len(value) else value
+
+
+def rule_detector(rule: Rule) -> Detector:
+    severity = rule.severity if rule.severity is not None else _SEVERITY[rule.confidence]
+    return Detector(
+        rule.id,
+        rule.name,
+        rule.description or f"A {rule.name} ({rule.provider}).",
+        _prefilter_patterns(rule),
+        rule_finder(rule),
+        severity,
+        rule.confidence,
+    )
+
+
+def rule_detectors() -> tuple[Detector, ...]:
+    return tuple(rule_detector(r) for r in load_rules())
