@@ -598,8 +598,12 @@ mcase("store-retire-unknown", edit("    mount: secret", "    mount: secret\n    
       f"{st + 2}: stores.bao.retire:", "shred")
 mcase("store-timeout-bad", edit("    mount: secret", "    mount: secret\n    timeout: 30 s"),
       f"{st + 2}: stores.bao.timeout:")
-mcase("store-auth-method", edit("    mount: secret", "    mount: secret\n    auth: {method: approle}"),
-      f"{st + 2}: stores.bao.auth.method:", "approle")
+mcase("store-auth-method", edit("    mount: secret", "    mount: secret\n    auth: {method: kerberos}"),
+      f"{st + 2}: stores.bao.auth.method:", "kerberos")
+case("store-auth-approle-unset", ["rotate", "S"], 2, "VAULT_ROLE_ID",
+     setup=edit("    mount: secret", "    mount: secret\n    auth: {method: approle}"))
+case("store-auth-jwt-no-id-token", ["rotate", "S"], 2, "permissions: id-token: write",
+     setup=edit("    mount: secret", "    mount: secret\n    auth: {method: jwt, role: r}"))
 mcase("store-auth-not-mapping", edit("    mount: secret", "    mount: secret\n    auth: token"),
       f"{st + 2}: stores.bao.auth:")
 case("store-auth-token-env-unset", ["rotate", "S"], 2, "MY_BAO_TOKEN",

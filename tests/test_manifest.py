@@ -226,7 +226,7 @@ def test_unknown_key(tmp_path: Path, text: str, expected: str) -> None:
         (replace("    type: vault\n", "    mount: kv\n"), "M:3: stores.vault: store needs a 'type' key"),
         (
             replace("    type: vault\n", "    type: vault\n    auth: {method: oidc}\n"),
-            "M:5: stores.vault.auth.method: unknown auth method 'oidc' (expected one of: 'token')",
+            "M:5: stores.vault.auth.method: unknown auth method 'oidc' (expected one of: 'token', 'jwt', 'approle')",
         ),
     ],
     ids=["unknown", "missing", "auth-method"],

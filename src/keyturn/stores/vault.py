@@ -41,7 +41,33 @@ class VaultTokenAuth(ConfigModel):
     token_env: str = Field(default="VAULT_TOKEN", description="Environment variable holding the token")
 
 
-VaultAuth = Annotated[Union[VaultTokenAuth], Field(discriminator="method")]
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_MOUNT = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
+
+
+class VaultJwtAuth(ConfigModel):
+    """JWT auth with the job's GitHub Actions OIDC token (needs ``id-token: write``)."""
+
+    method: Literal["jwt"]
+    role: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.@-]+$",
+                      description="JWT auth role (its bound_audiences/bound_subject pin this job)")
+    audience: str = Field(default="vault", min_length=1, pattern=r"^\S+$",
+                          description="Audience (aud) requested for the OIDC token; one of the role's bound_audiences")
+    mount: str = Field(default="jwt", pattern=_MOUNT, description="Path the jwt auth method is enabled at")
+
+
+class VaultAppRoleAuth(ConfigModel):
+    """AppRole: role id and secret id read from the environment variables named here."""
+
+    method: Literal["approle"]
+    role_id_env: str = Field(default="VAULT_ROLE_ID", pattern=_ENV_NAME,
+                             description="Environment variable holding the role id")
+    secret_id_env: str = Field(default="VAULT_SECRET_ID", pattern=_ENV_NAME,
+                               description="Environment variable holding the secret id")
+    mount: str = Field(default="approle", pattern=_MOUNT, description="Path the approle auth method is enabled at")
+
+
+VaultAuth = Annotated[Union[VaultTokenAuth, VaultJwtAuth, VaultAppRoleAuth], Field(discriminator="method")]
 
 
 class VaultStoreConfig(ConfigModel):
@@ -114,13 +140,10 @@ class VaultStore:
         if not address:
             raise UsageError(f"vault:{name}: no address — set VAULT_ADDR or stores.{name}.address")
         _check_address(name, address, f"stores.{name}.address" if config.address else "VAULT_ADDR")
-        token_env = config.auth.token_env
-        token = env.get(token_env)
-        if not token:
-            raise UsageError(f"vault:{name}: no token — set {token_env} (token auth) for store {name!r}")
-        if any(not (33 <= ord(c) <= 126) for c in token):
-            raise UsageError(f"vault:{name}: {token_env} contains whitespace, a control or a non-ASCII character "
-                             "(a trailing newline?) — set it to the bare token")
+        from keyturn.stores.vault_auth import VaultLogin
+
+        self._login = VaultLogin(name, config.auth, env)  # env checks only; logs in on the first call
+        token = self._login.static_token
         namespace = config.namespace or env.get("VAULT_NAMESPACE") or None
         if namespace and any(not (32 < ord(c) < 127) for c in namespace):
             where = f"stores.{name}.namespace" if config.namespace else "VAULT_NAMESPACE"
@@ -132,14 +155,14 @@ class VaultStore:
         verify: bool | str = ca or True
         self._client = hvac.Client(
             url=address,
-            token=token,
+            token=token.reveal() if token is not None else "",  # "": hvac must not read VAULT_TOKEN
             namespace=namespace,
             verify=verify,
             timeout=int(config.timeout.total_seconds()) or 30,
         )
         self._kv = self._client.secrets.kv.v2
         self.address = address
-        self._token_env = token_env
+        self._token_env = self._login.label
 
     @property
     def label(self) -> str:
@@ -159,6 +182,7 @@ class VaultStore:
         secret = ref.name if ref else ""
         for attempt in range(self.retries + 1):
             try:
+                self._login.ensure(self._client)
                 return fn()
             except (hx.VaultDown, hx.InternalServerError, hx.BadGateway, requests.ConnectionError,
                     requests.Timeout) as exc:

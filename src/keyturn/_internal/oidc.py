@@ -1,0 +1,87 @@
+"""The job's GitHub Actions OIDC token, fetched for one audience.
+
+A job with ``permissions: id-token: write`` gets two variables from the runner:
+``ACTIONS_ID_TOKEN_REQUEST_URL`` and the bearer ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``.
+``GET URL&audience=AUD`` with that bearer answers ``{"value": "<JWT>"}``; the JWT is
+what Vault/OpenBao JWT auth, AWS ``AssumeRoleWithWebIdentity`` and Azure federated
+credentials accept. Without the permission (and in fork pull requests, which never get
+one) the variables are absent, and that is reported as exactly that.
+
+The token comes back as a :class:`~keyturn.values.SecretValue` (masked in Actions from
+the moment it exists); neither it nor the request bearer ever reaches a message or a
+log. Standard library only, so every store can use it without another dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+
+from keyturn.errors import ServiceError, UsageError
+from keyturn.values import SecretValue
+
+URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
+TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+MISSING_PERMISSION = ("no GitHub OIDC token: ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set — "
+                      "add `permissions: id-token: write` to this job; fork PRs cannot get one")
+
+
+def _request_url(base: str, audience: str) -> str:
+    parts = urllib.parse.urlsplit(base)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in query if k != "audience"] + [("audience", audience)]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def github_oidc_token(audience: str, environ: Mapping[str, str], *, retries: int = 2,
+                      backoff: float = 0.5, timeout: float = 10.0) -> SecretValue:
+    """Request the job's OIDC token for ``audience``.
+
+    Raises :class:`UsageError` (exit 2) when the job has no ``id-token: write``
+    permission or the audience is empty, :class:`ServiceError` (exit 4) when the
+    token service refuses or stays unreachable after ``retries`` retries.
+    """
+    if not audience or any(c.isspace() for c in audience):
+        raise UsageError(f"GitHub OIDC: audience {audience!r} must be a non-empty string without spaces")
+    base, bearer = environ.get(URL_VAR, ""), environ.get(TOKEN_VAR, "")
+    if not base or not bearer:
+        raise UsageError(MISSING_PERMISSION)
+    request_bearer = SecretValue(bearer)  # the runner masks it too; belt and braces
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"GitHub OIDC: {URL_VAR} is not an http(s) URL")
+    where = parts.hostname
+    request = urllib.request.Request(
+        _request_url(base, audience),
+        headers={"Authorization": f"Bearer {request_bearer.reveal()}", "Accept": "application/json"},
+    )
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http(s) checked)
+                body = resp.read()
+            break
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500 and attempt < retries:
+                time.sleep(backoff * (2**attempt))
+                continue
+            hint = (" — the request token is rejected (expired job?)" if exc.code in (401, 403)
+                    else "")
+            raise ServiceError(f"GitHub OIDC: token request to {where} failed with HTTP {exc.code}{hint}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            if attempt < retries:
+                time.sleep(backoff * (2**attempt))
+                continue
+            reason = getattr(exc, "reason", exc).__class__.__name__
+            raise ServiceError(f"GitHub OIDC: token service at {where} unreachable after "
+                               f"{attempt + 1} attempts ({reason})") from None
+    try:
+        value = json.loads(body).get("value")
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str) or value.count(".") != 2:
+        raise ServiceError(f"GitHub OIDC: the token service at {where} answered without a JWT in `value`")
+    return SecretValue(value)
