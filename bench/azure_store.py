@@ -4,7 +4,7 @@ journal sibling accumulates versions (Key Vault cannot delete single versions).
 
 Starts the HTTPS Key Vault fake (``tests/fakes/azure_keyvault.py``, Azure's page size of
 25) and the github-oidc login fakes in-process, then rotates one secret ``--rotations``
-times in-process (``keyturn.rotation.engine.rotate``: lease, pending sibling, validate
+times in-process (``keyturn.rotation.lifecycle.rotate``: lease, pending sibling, validate
 check, compare-and-verify promote, dotenv target, smoke check, audit, evidence), and in
 the same run the hand-written peer: ``SecretClient.set_secret`` + rewrite the dotenv file
 (no pending stage, no checks, no journal, no resume). Reports, per window of rotations,
@@ -55,7 +55,7 @@ def main() -> int:
 
     from keyturn.manifest import load_manifest
     from keyturn.rotation.context import Progress, Runtime
-    from keyturn.rotation.engine import rotate
+    from keyturn.rotation.lifecycle import rotate
     from tests.azure_support import CLIENT_ID, reader
     from tests.fakes.azure_keyvault import FakeKeyVault
     from tests.fakes.identity import FakeActionsOidc, FakeAuthority

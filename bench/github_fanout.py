@@ -373,6 +373,10 @@ PLANS: dict[str, list[tuple[str, str, int, bool]]] = {
     # (kind, layout, targets, paced)
     "many": [("many", "repo", 1000, False)],
     "concurrency": [("targets", "repo", 200, False)],  # with --concurrency 1,4,16 --latency-ms 200
+    "engine": [  # the CLI after the engine change: requests per target and journal bytes by size
+        ("cli", "repo", 20, True), ("cli", "repo", 20, False), ("cli", "repo", 200, False),
+        ("cli", "env", 200, False), ("cli", "org", 200, False), ("cli", "repo", 1000, False),
+    ],
     "quick": [
         ("cli", "repo", 20, True), ("targets", "repo", 20, True), ("naive", "repo", 20, True),
     ],

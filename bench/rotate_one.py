@@ -6,7 +6,7 @@ Starts a local OpenBao dev server, then alternates, ``--repeat`` times each:
 * ``keyturn``      — ``python -m keyturn rotate BENCH_SECRET`` (the whole protocol:
   lease, pending, validate check, CAS promote, dotenv target, smoke check, audit log,
   evidence record), as a workflow step runs it;
-* ``keyturn-core`` — the same rotation in-process (``keyturn.rotation.engine.rotate``),
+* ``keyturn-core`` — the same rotation in-process (``keyturn.rotation.lifecycle.rotate``),
   i.e. without interpreter start-up and imports;
 * ``hand-written`` — the script people write instead: generate, ``create_or_update``,
   rewrite the dotenv file (no pending stage, no checks, no audit, no resume).
@@ -71,7 +71,7 @@ def main() -> int:
     from keyturn._internal.devserver import start_openbao
     from keyturn.manifest import load_manifest
     from keyturn.rotation.context import Progress, Runtime
-    from keyturn.rotation.engine import rotate
+    from keyturn.rotation.lifecycle import rotate
 
     work = Path(tempfile.mkdtemp(prefix="keyturn-bench-"))
     server = start_openbao(work / "bao")

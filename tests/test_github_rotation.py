@@ -150,7 +150,7 @@ def test_write_in_the_promotion_second_is_not_taken_as_current(tmp_path: Path, o
 
     from keyturn.manifest import load_manifest
     from keyturn.rotation.context import Progress, Runtime
-    from keyturn.rotation.engine import rotate
+    from keyturn.rotation.lifecycle import rotate
 
     ws = _ws(tmp_path, openbao, fake)
     frozen = float(int(time.time()))

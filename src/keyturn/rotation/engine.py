@@ -39,7 +39,7 @@ from keyturn.values import SecretValue
 
 MODES = ("scheduled", "emergency")
 
-__all__ = ["MODES", "Outcome", "Rotation", "new_rotation_id", "rotate"]
+__all__ = ["MODES", "Outcome", "Rotation", "new_rotation_id"]
 
 
 def new_rotation_id() -> RotationId:
@@ -471,10 +471,3 @@ class Rotation(SecretOp):
                   + (f", previous {op.old_version} valid until {op.grace_until}"
                      if op.grace_until and not old_revoked else ""))
         return outcome
-
-
-def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> Outcome:
-    """Rotate one secret; an interrupted finalize or rollback is finished first."""
-    from keyturn.rotation.lifecycle import rotate as _rotate
-
-    return _rotate(rt, name, mode=mode, reason=reason)
