@@ -2,7 +2,7 @@
 
 Runs the real linters that ship in the test extra (zizmor offline, actionlint, check-jsonschema
 with SchemaStore's vendored schemas) over `.github/workflows/*.yml`, `actions/*/action.yml` and
-`.github/dependabot.yml`, adds structural checks of STYLE.md §9/§11 that the linters do not make,
+`.github/dependabot.yml`, adds structural hardening checks (inputs through env, pinned actions, permissions, concurrency) that the linters do not make,
 proves with deliberately bad fixtures (in tmp_path) that the checks can fail, and runs the
 actions' bash entry points with a fake `keyturn` first on PATH to check input validation and argv.
 
@@ -107,7 +107,7 @@ def steps_of(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def check_document(path: Path) -> list[str]:
-    """Structural rules of STYLE.md §9/§11 for one workflow or action file; returns problems."""
+    """Structural hardening rules for one workflow or action file; returns problems."""
     problems: list[str] = []
     text = path.read_text(encoding="utf-8")
     doc = load(path)
@@ -194,7 +194,7 @@ def permission_lines(text: str) -> list[tuple[int, str]]:
 
 
 def check_input(file: str, name: str, spec: dict[str, Any]) -> list[str]:
-    """Every input's description states its default (STYLE.md §9)."""
+    """Every input's description states its default ."""
     desc = str(spec.get("description") or "")
     if not desc:
         return [f"{file}: input {name} has no description"]

@@ -7,7 +7,7 @@ set -euo pipefail
 
 die() {
   # One line, as an Actions error annotation (the message carries no input value verbatim
-  # except already-validated names), then exit 2 = usage error (DESIGN.md exit codes).
+  # except already-validated names), then exit 2 = usage error (the documented exit codes).
   printf '::error title=keyturn rotate::%s\n' "$1" >&2
   exit 2
 }

@@ -173,6 +173,11 @@ class Keyring:
         env = os.environ if environ is None else environ
         keys: dict[int, str] = {}
         not_after: dict[int, datetime] = {}
+        for name in env:
+            if (name.startswith(KEY_ENV_PREFIX) and name != ACTIVE_VERSION_ENV
+                    and not _ENV_KEY.match(name.removesuffix("_NOT_AFTER"))):
+                raise UsageError(f"{name}: not an audit key variable — use {KEY_ENV_PREFIX}<n> (n = 1, 2, …), "
+                                 f"{KEY_ENV_PREFIX}<n>_NOT_AFTER or {ACTIVE_VERSION_ENV}")
         for name, text in env.items():
             match = _ENV_KEY.match(name)
             if match and text:
@@ -663,6 +668,8 @@ def verify_log(
     ``allow_unkeyed`` also accepts a prefix without one (used before adopting).
     """
     target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"audit log {target} is a directory — pass --log FILE")
     if not target.is_file():
         raise UsageError(f"audit log {target} does not exist — pass --log PATH")
     prev, count, anchor_seq = GENESIS_DIGEST, 0, None

@@ -1,6 +1,6 @@
 """Talking to the GitHub Actions runner: masks, outputs, step summary, annotations.
 
-Everything that writes a workflow command or a runner file lives here (STYLE.md §10).
+Everything that writes a workflow command or a runner file lives here.
 Masks are written to stderr: the runner parses workflow commands on both streams, and
 stdout is reserved for results (JSON, SARIF, Markdown). Outside Actions
 (``GITHUB_ACTIONS`` unset) masking is a no-op and outputs go nowhere unless the

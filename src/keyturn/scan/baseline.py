@@ -23,10 +23,22 @@ from keyturn.scan.model import Finding
 DS_VERSION = "1.5.0"
 
 
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
+
+
 def load(path: str) -> dict[str, Any]:
+    import stat
+
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"--baseline {path}: not a regular file")
+        if info.st_size > MAX_BASELINE_BYTES:
+            raise UsageError(f"--baseline {path}: larger than {MAX_BASELINE_BYTES // 2**20} MiB")
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
+    except RecursionError:
+        raise UsageError(f"--baseline {path}: JSON nested too deeply to be a detect-secrets baseline") from None
     except FileNotFoundError as exc:
         raise UsageError(f"--baseline {path}: file not found — create it with --update-baseline") from exc
     except (OSError, ValueError) as exc:

@@ -136,6 +136,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def _write_atomic(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--output {path}: is a directory — name a file")
     if not os.path.isdir(directory):
         raise UsageError(f"--output {path}: directory {directory} does not exist")
     write_atomic(path, text, 0o644)

@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 output that GitHub code scanning accepts (STYLE.md §12).
+"""SARIF 2.1.0 output that GitHub code scanning accepts.
 
 One run; ``tool.driver`` named ``keyturn`` with one rule per detector (stable ids
 ``keyturn/<detector>``, descriptions, help text/markdown, ``security-severity``,
