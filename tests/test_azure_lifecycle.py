@@ -95,7 +95,8 @@ def ws_env(keyvault: FakeKeyVault, identity) -> dict[str, str]:  # type: ignore[
     return oidc_env(keyvault, oidc, authority)
 
 
-@pytest.mark.parametrize("point", ["created", "promote-write", "distribute-1", "retire-store", "completed"])
+@pytest.mark.parametrize("point", ["created", "verified", "promote-write", "promoted", "distribute-1", "distribute-2",
+                                   "distributed", "smoked", "retire-store", "completed"])
 def test_killed_at_a_stage_boundary_converges(tmp_path: Path, keyvault: FakeKeyVault, ws_env: dict[str, str],  # noqa: F811
                                               point: str) -> None:
     ws = AzureWorkspace(tmp_path / "ws", keyvault, ws_env)

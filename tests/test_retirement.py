@@ -250,3 +250,19 @@ def test_failed_delete_of_a_grace_entry_is_retried_by_the_rerun(tmp_path: Path, 
     assert fake.value("acme/worker", "GH_SECRET_PREVIOUS") is None, "the revoked value must not stay in GitHub"
     assert fake.value("acme/worker", "GH_SECRET") == ws.reader()
     assert _live(ws) == [ws.current_version()]
+
+
+def test_evidence_audit_head_covers_rotation_complete(tmp_path: Path, openbao: Any) -> None:
+    """#8 item 5: the evidence's ``audit_head`` is taken after ``rotation.complete`` is
+    appended, so deleting that last line fails ``audit verify --expect-head``."""
+    ws = _ws(tmp_path, openbao)
+    _ok(ws.rotate())
+    complete = [e for e in ws.audit_events() if e["event"] == "rotation.complete"][-1]
+    evidence = json.loads((ws.root / "logs" / "evidence" / f"{ws.name}-{complete['rotation_id']}.json").read_text())
+    assert evidence["audit_head"] == complete["digest"]
+    _ok(ws.run("audit", "verify", "--expect-head", evidence["audit_head"]))
+    log = ws.root / "logs" / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(lines[:-1]))
+    r = ws.run("audit", "verify", "--expect-head", evidence["audit_head"])
+    assert r.returncode == 1, r.stdout + r.stderr

@@ -59,8 +59,8 @@ def test_rotations_move_the_labels_and_finalize_leaves_only_current(tmp_path: Pa
     assert ev, "every revocation is audited"
 
 
-@pytest.mark.parametrize("point", ["created", "promote-write", "promoted", "distribute-1", "retire-store",
-                                   "completed"])
+@pytest.mark.parametrize("point", ["created", "verified", "promote-write", "promoted", "distribute-1", "distribute-2",
+                                   "distributed", "smoked", "retire-store", "completed"])
 def test_killed_at_a_stage_boundary_then_rerun_converges(tmp_path: Path, moto: Any, point: str) -> None:
     ws = AwsWorkspace(tmp_path / "ws", moto, grace="0s")
     _ok(ws.rotate())
