@@ -26,7 +26,7 @@ from keyturn.targets.base import entries_for
 @dataclass
 class Finding:
     secret: str
-    kind: str  # unrevoked | untracked | stuck | in-flight | drift | overdue | audit | error
+    kind: str  # unrevoked | untracked | stuck | in-flight | drift | overdue | audit | error | unchecked (informational)
     message: str
     fix: str = ""
 
@@ -39,7 +39,7 @@ class Report:
 
     @property
     def healthy(self) -> bool:
-        return not [f for f in self.findings if f.kind != "in-flight"]
+        return not [f for f in self.findings if f.kind not in ("in-flight", "unchecked")]
 
 
 def _verb(operation: str) -> str:
@@ -95,7 +95,7 @@ def _check_targets(rt: Runtime, name: str, doc: JournalDoc, report: Report) -> N
         previous = store.read(ref, prev.version) if prev is not None else None
         bounds = rt.targets_for(name)
     except KeyturnError as exc:
-        report.findings.append(Finding(name, "error", f"targets not checked: {exc}"))
+        report.findings.append(Finding(name, "unchecked", f"targets not checked: {exc}"))
         return
     since = parse_iso(cur.since)
     for bound in bounds:
@@ -104,7 +104,7 @@ def _check_targets(rt: Runtime, name: str, doc: JournalDoc, report: Report) -> N
         try:
             ok = bound.target.is_current(plan.write, since=since) if since else False
         except KeyturnError as exc:
-            report.findings.append(Finding(name, "error", f"{bound.label}: not checked ({exc})"))
+            report.findings.append(Finding(name, "unchecked", f"{bound.label}: not checked ({exc})"))
             continue
         if not ok:
             report.findings.append(Finding(
