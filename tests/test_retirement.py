@@ -266,3 +266,25 @@ def test_evidence_audit_head_covers_rotation_complete(tmp_path: Path, openbao: A
     log.write_text("".join(lines[:-1]))
     r = ws.run("audit", "verify", "--expect-head", evidence["audit_head"])
     assert r.returncode == 1, r.stdout + r.stderr
+
+
+def test_kill_between_batched_ledger_checkpoints_converges(tmp_path: Path, openbao: Any) -> None:
+    """#13 item 5: with many targets the ledger is checkpointed in batches; a kill between
+    two checkpoints leaves written-but-unrecorded targets, which the re-run writes again."""
+    ws = _ws(tmp_path, openbao)
+    extra = "".join(f"      - file: deploy/many{i}.env\n" for i in range(16))
+    manifest = ws.root / "keyturn.yml"
+    manifest.write_text(manifest.read_text().replace("      - file: deploy/app.env\n",
+                                                      "      - file: deploy/app.env\n" + extra, 1))
+    _ok(ws.rotate())
+    r = ws.rotate(fault="distribute-8")
+    assert r.returncode == KILLED
+    ledger = ws.journal()["op"]["ledger"]
+    recorded = [k for k, row in ledger.items() if row.get("status") == "confirmed"]
+    assert 0 < len(recorded) < 8, "the kill must land between two batched checkpoints"
+    _ok(ws.rotate())
+    current = ws.reader()
+    for i in range(16):
+        assert ws.dotenv(f"deploy/many{i}.env")[ws.name] == current
+    assert ws.dotenv("deploy/app.env")[ws.name] == current
+    assert ws.current_version() == 2
