@@ -33,7 +33,9 @@ class _OidcHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         type(self).seen.append({"auth": self.headers.get("Authorization"), "query": query})
-        ok = self.headers.get("Authorization") == "bearer request-token-123" and type(self).status == 200
+        scheme, _, credential = (self.headers.get("Authorization") or "").partition(" ")
+        # the auth scheme is case-insensitive (RFC 9110 §11.1), the credential is not
+        ok = scheme.lower() == "bearer" and credential == "request-token-123" and type(self).status == 200
         body = json.dumps({"value": JWT} if ok else {"message": "no"}).encode()
         self.send_response(200 if ok else 403)
         self.send_header("Content-Type", "application/json")
@@ -98,7 +100,8 @@ def test_github_oidc_assumes_the_role_without_any_action(env: dict[str, str], oi
     auth = AwsGithubOidcAuth(method="github-oidc", role_arn=ROLE)
     session = make_session("aws:main", auth, gha, env["AWS_REGION"])
     assert _identity(session, env) == "arn:aws:sts::123456789012:assumed-role/keyturn-rotator/keyturn-777"
-    assert oidc.seen[0]["auth"] == "bearer request-token-123"
+    scheme, _, credential = oidc.seen[0]["auth"].partition(" ")  # the scheme is case-insensitive (RFC 9110)
+    assert scheme.lower() == "bearer" and credential == "request-token-123"
     assert oidc.seen[0]["query"]["audience"] == ["sts.amazonaws.com"]
     assert oidc.seen[0]["query"]["api-version"] == ["2.0"]  # the runner's own query is kept
     _roundtrip(AwsStore("main", AwsStoreConfig(type="aws", auth=auth), gha))

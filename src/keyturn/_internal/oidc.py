@@ -26,8 +26,24 @@ from keyturn.values import SecretValue
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-MISSING_PERMISSION = ("no GitHub OIDC token: ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set — "
-                      "add `permissions: id-token: write` to this job; fork PRs cannot get one")
+PERMISSION_FIX = "add `permissions: id-token: write` to this job; fork PRs cannot get one"
+MISSING_PERMISSION = f"no GitHub OIDC token: {URL_VAR}/_TOKEN are not set — {PERMISSION_FIX}"
+
+
+class OidcMissing(UsageError):
+    """The job has no OIDC token (no ``id-token: write``); ``missing`` names the variable."""
+
+    def __init__(self, message: str, missing: str) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class OidcRefused(ServiceError):
+    """The token service answered with an HTTP error (``status``)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _request_url(base: str, audience: str) -> str:
@@ -41,15 +57,16 @@ def github_oidc_token(audience: str, environ: Mapping[str, str], *, retries: int
                       backoff: float = 0.5, timeout: float = 10.0) -> SecretValue:
     """Request the job's OIDC token for ``audience``.
 
-    Raises :class:`UsageError` (exit 2) when the job has no ``id-token: write``
-    permission or the audience is empty, :class:`ServiceError` (exit 4) when the
-    token service refuses or stays unreachable after ``retries`` retries.
+    Raises :class:`OidcMissing` (a UsageError, exit 2) when the job has no ``id-token:
+    write`` permission or the audience is empty, :class:`OidcRefused` (exit 4) when the
+    token service answers with an HTTP error, :class:`ServiceError` (exit 4) when it stays
+    unreachable after ``retries`` retries. Stores may re-word these for their own labels.
     """
     if not audience or any(c.isspace() for c in audience):
         raise UsageError(f"GitHub OIDC: audience {audience!r} must be a non-empty string without spaces")
     base, bearer = environ.get(URL_VAR, ""), environ.get(TOKEN_VAR, "")
     if not base or not bearer:
-        raise UsageError(MISSING_PERMISSION)
+        raise OidcMissing(MISSING_PERMISSION, URL_VAR if not base else TOKEN_VAR)
     request_bearer = SecretValue(bearer)  # the runner masks it too; belt and braces
     parts = urllib.parse.urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -70,7 +87,8 @@ def github_oidc_token(audience: str, environ: Mapping[str, str], *, retries: int
                 continue
             hint = (" — the request token is rejected (expired job?)" if exc.code in (401, 403)
                     else "")
-            raise ServiceError(f"GitHub OIDC: token request to {where} failed with HTTP {exc.code}{hint}") from None
+            raise OidcRefused(f"GitHub OIDC: token request to {where} failed with HTTP {exc.code}{hint}",
+                              exc.code) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             if attempt < retries:
                 time.sleep(backoff * (2**attempt))

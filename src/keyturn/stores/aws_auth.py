@@ -21,14 +21,10 @@ Imports boto3 lazily; never imports the engine or a target.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from keyturn.errors import StoreUnavailable, UsageError
+from keyturn.errors import ServiceError, StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
 OIDC_FIX = ("add `permissions: id-token: write` to this job (pull requests from forks cannot get an "
@@ -36,30 +32,19 @@ OIDC_FIX = ("add `permissions: id-token: write` to this job (pull requests from 
 
 
 def github_oidc_token(label: str, environ: Mapping[str, str], audience: str, timeout: float = 30) -> SecretValue:
-    """The job's GitHub OIDC token for ``audience``."""
-    url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL", "")
-    bearer = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "")
-    if not url or not bearer:
-        missing = "ACTIONS_ID_TOKEN_REQUEST_URL" if not url else "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-        raise UsageError(f"{label}: no GitHub OIDC token ({missing} is not set) — {OIDC_FIX}")
-    sep = "&" if "?" in url else "?"
-    request = urllib.request.Request(
-        url + sep + urllib.parse.urlencode({"audience": audience}),
-        headers={"Authorization": f"bearer {bearer}", "Accept": "application/json; api-version=2.0"},
-    )
+    """The job's GitHub OIDC token for ``audience`` (the shared fetcher), in this store's words."""
+    from keyturn._internal.oidc import OidcMissing, OidcRefused
+    from keyturn._internal.oidc import github_oidc_token as fetch
+
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (the runner's URL)
-            body = json.loads(resp.read().decode("utf-8"))
-    except urllib.error.HTTPError as exc:
-        raise StoreUnavailable(f"the GitHub OIDC token request was refused (HTTP {exc.code}) — {OIDC_FIX}",
+        return fetch(audience, environ, timeout=timeout)
+    except OidcMissing as exc:
+        raise UsageError(f"{label}: no GitHub OIDC token ({exc.missing} is not set) — {OIDC_FIX}") from None
+    except OidcRefused as exc:
+        raise StoreUnavailable(f"the GitHub OIDC token request was refused (HTTP {exc.status}) — {OIDC_FIX}",
                                store=label) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise StoreUnavailable(f"the GitHub OIDC token request failed ({exc.__class__.__name__})",
-                               store=label) from None
-    value = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(value, str) or not value:
-        raise StoreUnavailable("the GitHub OIDC token response had no token", store=label)
-    return SecretValue(value)
+    except ServiceError as exc:
+        raise StoreUnavailable(str(exc), store=label) from None
 
 
 def _endpoint(environ: Mapping[str, str], service_env: str) -> str | None:

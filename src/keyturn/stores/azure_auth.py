@@ -15,17 +15,13 @@ lazily. Never imports a target or the engine; no token is ever logged or put in 
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
 from keyturn._internal.configbase import ConfigModel
-from keyturn.errors import StoreUnavailable, UsageError
+from keyturn.errors import ServiceError, StoreUnavailable, UsageError
 
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
 ID_TOKEN_FIX = ("add `permissions: id-token: write` to this job (a pull request from a fork cannot get an "
@@ -50,34 +46,28 @@ AzureAuth = Annotated[Union[AzureDefaultAuth, AzureGithubOidcAuth], Field(discri
 
 
 def github_oidc_token(env: Mapping[str, str], audience: str, label: str, timeout: float = 30.0) -> str:
-    """The job's GitHub Actions OIDC token for ``audience`` (a JWT, never logged)."""
-    url = env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
-    request_token = env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-    if not url or not request_token:
+    """The job's GitHub Actions OIDC token for ``audience`` (the shared fetcher), in this
+    store's words; a refused request token is a setup problem here (exit 2)."""
+    from keyturn._internal.oidc import OidcMissing, OidcRefused
+    from keyturn._internal.oidc import github_oidc_token as fetch
+
+    try:
+        return fetch(audience, env, timeout=timeout).reveal()  # handed to azure-identity as the assertion
+    except OidcMissing:
         if env.get("GITHUB_ACTIONS") == "true":
             raise UsageError(f"{label}: the job has no GitHub OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL is not set) "
-                             f"— {ID_TOKEN_FIX}")
+                             f"— {ID_TOKEN_FIX}") from None
         raise UsageError(f"{label}: auth method github-oidc needs a GitHub Actions job with an OIDC token "
-                         f"(ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set) — {ID_TOKEN_FIX}, or use method: default")
-    sep = "&" if "?" in url else "?"
-    req = urllib.request.Request(f"{url}{sep}audience={urllib.parse.quote(audience, safe='')}",
-                                 headers={"Authorization": f"Bearer {request_token}", "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the runner's own URL
-            body = json.loads(resp.read().decode())
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise UsageError(f"{label}: the GitHub OIDC token request was refused ({exc.code}) — {ID_TOKEN_FIX}") \
+                         f"(ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set) — {ID_TOKEN_FIX}, or use method: default"
+                         ) from None
+    except OidcRefused as exc:
+        if exc.status in (401, 403):
+            raise UsageError(f"{label}: the GitHub OIDC token request was refused ({exc.status}) — {ID_TOKEN_FIX}") \
                 from None
-        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.code}) — re-run the job", store=label) \
+        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.status}) — re-run the job", store=label) \
             from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.__class__.__name__}) — re-run the job",
-                               store=label) from None
-    token = body.get("value") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
-        raise StoreUnavailable("the GitHub OIDC token response had no token — re-run the job", store=label)
-    return token
+    except ServiceError as exc:
+        raise StoreUnavailable(f"{exc} — re-run the job", store=label) from None
 
 
 def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, env: Mapping[str, str],
