@@ -67,7 +67,9 @@ def test_journal_writer_between_compare_and_write_loses(keyvault: FakeKeyVault) 
 
 
 def test_journal_both_writers_on_one_head_lose(keyvault: FakeKeyVault) -> None:  # noqa: F811
-    """Both pass the compare, both write, then both verify: neither may win."""
+    """Both pass the compare, both write, then both verify: at most one may win (the
+    journal's documented guarantee). Which outcome depends on the order of the two
+    verifies: if one loser disables its version before the other lists, the other wins."""
     ref = _ref()
     stores = [make_store(keyvault), make_store(keyvault)]
     token = stores[0].journal(ref).save("base", "")
@@ -98,8 +100,11 @@ def test_journal_both_writers_on_one_head_lose(keyvault: FakeKeyVault) -> None: 
         t.start()
     for t in threads:
         t.join(30)
-    assert all(isinstance(r, Conflict) for r in results.values()), results
-    assert make_store(keyvault).journal(ref).load() == ("base", token)
+    assert len(results) == 2, results
+    winners = {i: r for i, r in results.items() if not isinstance(r, Conflict)}
+    assert len(winners) <= 1, results
+    expected = next(((f"writer-{i}", tok) for i, tok in winners.items()), ("base", token))
+    assert make_store(keyvault).journal(ref).load() == expected
 
 
 def test_journal_many_concurrent_writers_at_most_one_wins(keyvault: FakeKeyVault) -> None:  # noqa: F811
