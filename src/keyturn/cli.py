@@ -117,21 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(p)
     p.add_argument("--reason", metavar="TEXT")
 
-    p = sub.add_parser("abort", help="abandon an in-flight rotation, restoring what it changed",
-                       description="Abandon the unfinished operation of NAME: before promotion the pending "
-                       "value is dropped; after it the old CURRENT is restored in the store and every target "
-                       "and the new version is revoked. Audited.")
-    p.add_argument("name", metavar="NAME")
-    _manifest_arg(p)
-    p.add_argument("--reason", metavar="TEXT", required=True, help="why (audited)")
-
-    p = sub.add_parser("unlock", help="free the lease of an operation whose runner is gone",
-                       description="Expire the lease of NAME's unfinished operation so that it can be "
-                       "resumed (the command is printed) or aborted at once. Audited. Use only when the "
-                       "runner that holds it is gone.")
-    p.add_argument("name", metavar="NAME")
-    _manifest_arg(p)
-    p.add_argument("--reason", metavar="TEXT", required=True, help="why (audited)")
+    for verb, help_text, description in (
+        ("abort", "abandon an in-flight rotation, restoring what it changed",
+         "Abandon the unfinished operation of NAME: before promotion the pending value is dropped; after it "
+         "the old CURRENT is restored in the store and every target and the new version is revoked. Audited."),
+        ("unlock", "free the lease of an operation whose runner is gone",
+         "Expire the lease of NAME's unfinished operation so that it can be resumed (the command is printed) "
+         "or aborted at once. Audited. Use only when the runner that holds it is gone."),
+    ):
+        p = sub.add_parser(verb, help=help_text, description=description)
+        p.add_argument("name", metavar="NAME")
+        _manifest_arg(p)
+        p.add_argument("--reason", metavar="TEXT", required=True, help="why (audited)")
 
     p = sub.add_parser("doctor", help="read-only health report: unrevoked versions, stuck rotations, drift",
                        description="Check every managed secret: live versions that should have been revoked, "

@@ -17,7 +17,7 @@ from typing import Any
 
 from keyturn.errors import KeyturnError
 from keyturn.rotation.context import Runtime
-from keyturn.rotation.journal import lease_is_live
+from keyturn.rotation.journal import lease_is_live, resume_verb
 from keyturn.rotation.planning import load_doc, managed, rotated_at
 from keyturn.rotation.record import JournalDoc, Role, parse_iso
 from keyturn.targets.base import entries_for
@@ -42,10 +42,6 @@ class Report:
         return not [f for f in self.findings if f.kind not in ("in-flight", "unchecked")]
 
 
-def _verb(operation: str) -> str:
-    return {"finalize": "finalize", "rollback": "rollback"}.get(operation, "rotate")
-
-
 def check_secret(rt: Runtime, name: str, report: Report) -> None:
     add = report.findings.append
     try:
@@ -61,7 +57,7 @@ def check_secret(rt: Runtime, name: str, report: Report) -> None:
             add(Finding(name, "in-flight", f"{op.operation} {op.rotation_id} at stage {op.stage} (lease live)"))
         else:
             add(Finding(name, "stuck", f"{op.operation} {op.rotation_id} stopped at stage {op.stage}",
-                        f"keyturn {_verb(op.operation)} {name}   (or: keyturn abort {name} --reason TEXT)"))
+                        f"keyturn {resume_verb(op.operation)} {name}   (or: keyturn abort {name} --reason TEXT)"))
     live = store.live_versions(ref) if state.exists or doc.versions else []
     tracked = {v.version: v for v in doc.versions}
     for version in live:

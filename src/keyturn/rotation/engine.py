@@ -83,13 +83,14 @@ class Rotation(SecretOp):
     def _fresh(self, doc: JournalDoc) -> OpRecord:
         state = self.store.describe(self.ref)
         cur = doc.current
-        managed = cur is not None and cur.version == state.current
+        if cur is not None and cur.version == state.current:
+            self._refuse_too_soon(cur.since)  # raised before the journal is written
         old_gen = cur.generation if cur else 0
         generation = max([old_gen] + [v.generation for v in doc.versions]) + 1
         return OpRecord(
             operation=Operation.ROTATE.value, rotation_id=new_rotation_id(), secret=self.name, mode=self.mode,
             reason=self.reason, actor=self.rt.actor, started=iso(self.rt.clock()) or "", store_head=state.head,
-            old_version=state.current, old_generation=old_gen if managed else old_gen, generation=generation,
+            old_version=state.current, old_generation=old_gen, generation=generation,
             retire=tuple(v.version for v in doc.role(Role.PREVIOUS)),
         )
 
@@ -145,7 +146,6 @@ class Rotation(SecretOp):
             self.step(f"resuming {op.mode} rotation {op.rotation_id} from stage {op.stage}")
             self.audit("rotation.resume", op, stage=op.stage)
         else:
-            self._refuse_too_soon(op)
             self.step(f"rotation {op.rotation_id} ({self.mode}) begins; current version {op.old_version or 'none'}")
             self.audit("rotation.begin", op)
             op = self._adopt_drift(op)
@@ -157,19 +157,17 @@ class Rotation(SecretOp):
             self.journal.release()
             raise
 
-    def _refuse_too_soon(self, op: OpRecord) -> None:
+    def _refuse_too_soon(self, since_text: str) -> None:
         """Honour the store's advised minimum interval between rotations (not in emergency)."""
         interval = self.store.min_interval
-        cur = self.journal.doc.current
-        since = parse_iso(cur.since) if cur is not None and cur.version == op.old_version else None
+        since = parse_iso(since_text)
         if self.mode == "emergency" or not interval or since is None:
             return
         age = self.rt.clock() - since
         if age < interval:
-            self.journal.finish()
             raise Conflict(
                 f"{self.name}: {self.store.label} advises at most one rotation per "
-                f"{int(interval.total_seconds() // 60)} min and version {op.old_version} is "
+                f"{int(interval.total_seconds() // 60)} min and the current version is "
                 f"{int(age.total_seconds())} s old — nothing changed; wait, or use --mode emergency --reason TEXT"
             )
 
@@ -343,10 +341,13 @@ class Rotation(SecretOp):
         return op
 
     # ------------------------------------------------------------------ rollback
-    def restore_previous(self, op: OpRecord, why: str) -> tuple[VersionId | None, list[tuple[str, str]]]:
+    def restore_previous(self, op: OpRecord, why: str, *,
+                         evidence: str | None = None) -> tuple[VersionId | None, list[tuple[str, str]]]:
         """Restore the old CURRENT in the store and every target (a PREVIOUS still in grace
         from the rotation before stays in place); the rolled-back version is revoked.
-        Returns the restored version and the targets that could not be restored."""
+        With ``evidence`` (an outcome such as ``rolled-back``), the evidence record is written
+        once the rollback completed. Returns the restored version and the targets that could
+        not be restored (the operation then stays in the journal for a re-run)."""
         if not op.at_least(Stage.ROLLING_BACK):
             op = self.journal.checkpoint(op.with_(stage=Stage.ROLLING_BACK.value))
         self.step(f"rolling back: {why}")
@@ -377,7 +378,10 @@ class Rotation(SecretOp):
                    revoked=",".join(revoked) or None)
         self.store.discard_pending(self.ref, op.rotation_id)
         self.journal.finish()
-        self._last_revoked = (revoked, [v.version for v in left])
+        if evidence:
+            self.evidence(op.with_(outcome=evidence), outcome=evidence, current=restored or "", previous="",
+                          revoke_confirmed=bool(op.new_version) and op.new_version in revoked, revoked=revoked,
+                          pending=[v.version for v in left], due=None)
         return restored, failures
 
     def _restore_targets(self, op: OpRecord, restored: VersionId | None) -> list[tuple[str, str]]:
@@ -408,7 +412,7 @@ class Rotation(SecretOp):
         return failures
 
     def smoke_failed(self, op: OpRecord, why: str) -> Outcome:
-        restored, failures = self.restore_previous(op, why)
+        restored, failures = self.restore_previous(op, why, evidence="rolled-back")
         if op.old_version:
             msg = (f"{self.name}: {why} — rolled back: version {op.old_version}'s value is CURRENT again "
                    f"(as version {restored})")
@@ -418,11 +422,6 @@ class Rotation(SecretOp):
         if failures:
             msg += ("; targets NOT restored: " + "; ".join(f"{t} ({e})" for t, e in failures)
                     + f" — re-run `keyturn rotate {self.name}` to finish the rollback")
-        else:
-            revoked, left = getattr(self, "_last_revoked", ([], []))
-            self.evidence(op.with_(outcome="rolled-back"), outcome="rolled-back", current=restored or "",
-                          previous="", revoke_confirmed=bool(op.new_version) and op.new_version in revoked,
-                          revoked=revoked, pending=left, due=None)
         self.notify(op, "rolled-back", why)
         raise SmokeFailed(msg)
 

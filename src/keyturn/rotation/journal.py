@@ -83,13 +83,14 @@ def conflict_message(name: str, op: OpRecord) -> str:
         f"{name}: a {op.operation} ({op.mode}) operation {op.rotation_id} is in progress: it holds the lease since "
         f"{op.lock_since or op.started} (stage {op.stage}, owner {op.lock_owner.split('/')[0] or '?'}, "
         f"until {op.lock_expires}) — nothing changed; wait for it, or if its runner is gone: "
-        f"`keyturn unlock {name} --reason TEXT` then `keyturn {_resume_verb(op)} {name}` to resume, "
+        f"`keyturn unlock {name} --reason TEXT` then `keyturn {resume_verb(op.operation)} {name}` to resume, "
         f"or `keyturn abort {name} --reason TEXT`"
     )
 
 
-def _resume_verb(op: OpRecord) -> str:
-    return {"rotate": "rotate", "finalize": "finalize", "rollback": "rollback"}.get(op.operation, "rotate")
+def resume_verb(operation: str) -> str:
+    """The command that resumes an unfinished operation (an abort resumes through rotate)."""
+    return operation if operation in ("finalize", "rollback") else "rotate"
 
 
 class Journal:

@@ -14,7 +14,7 @@ from keyturn._internal import faults
 from keyturn.errors import Conflict, DistributionFailed, KeyturnError, SmokeFailed, UsageError, VerificationFailed
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Rotation, new_rotation_id
-from keyturn.rotation.journal import conflict_message, lease_is_live
+from keyturn.rotation.journal import conflict_message, lease_is_live, resume_verb
 from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, iso
 from keyturn.rotation.secretop import Outcome, SecretOp
 
@@ -38,7 +38,7 @@ def resume(rt: Runtime, name: str, op: OpRecord) -> Outcome | None:
 
 def _other_op(rt: Runtime, sop: SecretOp, kinds: tuple[str, ...]) -> None:
     """Finish an unfinished operation of one of ``kinds`` before starting another."""
-    doc = sop.journal.load()
+    doc = sop.journal.doc  # loaded by the preflight
     if doc.op is not None and doc.op.operation in kinds:
         if lease_is_live(doc.op, rt.clock()):
             raise Conflict(conflict_message(sop.name, doc.op))
@@ -172,13 +172,9 @@ def abort(rt: Runtime, name: str, *, reason: str) -> Outcome:
     op = rot.journal.acquire(lambda d: found)
     rot.audit("rotation.abort", op, why=reason, stage=op.stage, operation=op.operation)
     if op.operation == Operation.ROTATE.value and op.at_least(Stage.PROMOTED):
-        restored, failures = rot.restore_previous(op, f"aborted ({reason})")
+        restored, failures = rot.restore_previous(op, f"aborted ({reason})", evidence="aborted")
         if failures:
             raise DistributionFailed(name, failures)
-        revoked, left = getattr(rot, "_last_revoked", ([], []))
-        rot.evidence(op.with_(outcome="aborted"), outcome="aborted", current=restored or "", previous="",
-                     revoke_confirmed=bool(op.new_version) and op.new_version in revoked, revoked=revoked,
-                     pending=left, due=None)
         return Outcome(name, "aborted", op.rotation_id, version=restored or "",
                        message=f"rolled back to version {op.old_version}'s value")
     if op.operation == Operation.ROLLBACK.value:
@@ -207,7 +203,7 @@ def unlock(rt: Runtime, name: str, *, reason: str) -> Outcome:
         return Outcome(name, "skipped", message="no lease held")
     sop.audit("rotation.unlock", op, why=reason, owner=op.lock_owner.split("/")[0] or None, stage=op.stage,
               operation=op.operation)
-    verb = {"finalize": "finalize", "rollback": "rollback"}.get(op.operation, "rotate")
     rt.progress.step(name, f"lease of {op.operation} {op.rotation_id} released; resume with "
-                     f"`keyturn {verb} {name}` or abandon with `keyturn abort {name} --reason TEXT`")
+                     f"`keyturn {resume_verb(op.operation)} {name}` or abandon with "
+                     f"`keyturn abort {name} --reason TEXT`")
     return Outcome(name, "unlocked", op.rotation_id)

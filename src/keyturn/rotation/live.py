@@ -22,8 +22,9 @@ def live_values(manifest_path: str) -> list[tuple[str, str, SecretValue]]:
         state, doc = load_doc(rt, name)
         if state.exists and state.current:
             out.append((name, "CURRENT", store.read(ref, state.current)))
+        live = set(store.live_versions(ref)) if doc.versions else set()
         for tracked in doc.versions:
-            if tracked.version != state.current and tracked.version in store.live_versions(ref):
+            if tracked.version != state.current and tracked.version in live:
                 label = "PREVIOUS" if tracked.role == "previous" else "NOT YET REVOKED"
                 out.append((name, label, store.read(ref, tracked.version)))
     return out

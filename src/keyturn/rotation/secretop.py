@@ -100,10 +100,8 @@ class SecretOp:
         """``doc.versions`` with ``version`` set to ``role`` (added if new)."""
         if not version:
             return doc.versions
-        entry = TrackedVersion(version, generation, role.value, iso(now) or "",
-                               iso(retire_after) if role is not Role.CURRENT else None, why)
-        if role is Role.RETIRING:
-            entry = TrackedVersion(version, generation, role.value, iso(now) or "", iso(now), why)
+        after = {Role.CURRENT: None, Role.PREVIOUS: retire_after, Role.RETIRING: now}[role]
+        entry = TrackedVersion(version, generation, role.value, iso(now) or "", iso(after), why)
         kept = tuple(v for v in doc.versions if v.version != version)
         if role is Role.CURRENT:  # exactly one CURRENT
             kept = tuple(v if v.role != Role.CURRENT.value else

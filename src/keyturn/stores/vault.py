@@ -163,6 +163,8 @@ class VaultStore:
         self._kv = self._client.secrets.kv.v2
         self.address = address
         self._token_env = self._login.label
+        self._mount_cfg: dict[str, Any] | None = None
+        self._mount_cfg_read = False
 
     @property
     def label(self) -> str:
@@ -316,7 +318,10 @@ class VaultStore:
             except hx.Forbidden:
                 return None  # the policy may not grant <mount>/config: capabilities tell the rest
 
-        cfg = self._call("read mount config", ref, config)
+        if not self._mount_cfg_read:  # the mount's config is read once per run, not per secret
+            self._mount_cfg = self._call("read mount config", ref, config)
+            self._mount_cfg_read = True
+        cfg = self._mount_cfg
         self._check_capabilities(ref)
         meta = self._metadata(ref)
         mount_max = int((cfg or {}).get("max_versions") or 0)
