@@ -250,7 +250,12 @@ def test_unknown_store_type(tmp_path: Path, text: str, expected: str) -> None:
     ids=["flow", "block"],
 )
 def test_unknown_generator_type(tmp_path: Path, text: str, expected: str) -> None:
-    tags = "(expected one of: 'hex', 'base64', 'urlsafe', 'password', 'ed25519', 'rsa')"
+    from keyturn.issuers.registry import issuer_config_models
+
+    # The random generators first, then every registered issuer, in registry order.
+    issuers = [m.model_fields["type"].annotation.__args__[0] for m in issuer_config_models()]
+    kinds = ["hex", "base64", "urlsafe", "password", "ed25519", "rsa", *issuers]
+    tags = "(expected one of: " + ", ".join(repr(k) for k in kinds) + ")"
     assert check_error(tmp_path, text) == f"{expected} {tags}"
 
 

@@ -106,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", default=None,
                    help="print the plan (secrets, stores, targets, entries) and change nothing")
     p.add_argument("--format", choices=["text", "json"], default="text", help="result format on stdout")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--value-from-stdin", action="store_true",
+                     help="read the new value from stdin (one secret; for manual and random generators) — "
+                     "never pass a value as an argument or a workflow input")
+    src.add_argument("--value-fd", type=int, metavar="N", help="read the new value from file descriptor N")
+
+    p = sub.add_parser("confirm-revoked", help="record that an old key was revoked at its vendor by a person",
+                       description="A manual generator's old key (or a credential whose issuer the manifest no "
+                       "longer names) cannot be revoked by keyturn: doctor lists it until this records that a "
+                       "person revoked it. Audited.")
+    p.add_argument("name", metavar="NAME")
+    _manifest_arg(p)
+    p.add_argument("--credential", metavar="ID", help="which one, when several are pending (see keyturn doctor)")
+    p.add_argument("--reason", metavar="TEXT", required=True, help="who revoked it where (audited)")
 
     p = sub.add_parser("finalize", help="retire PREVIOUS versions whose grace window has ended")
     p.add_argument("names", nargs="*", metavar="NAME", help="default: every secret in the manifest")
@@ -225,6 +239,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         raise UsageError("name the secrets to rotate (keyturn rotate NAME...), or pass --due")
     if args.mode == "emergency" and not (args.reason or "").strip():
         raise UsageError("--mode emergency needs --reason TEXT (it is audited)")
+    if (args.value_from_stdin or args.value_fd is not None) and (len(args.names) != 1 or args.due):
+        raise UsageError("a value from stdin or a file descriptor is for one secret: name exactly one, without --due")
     rt = _runtime(args)
     names = _names(rt, args.names)
     if args.due:
@@ -235,13 +251,14 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         sys.stdout.write(render.plan_json(items) if args.format == "json" else render.plan_text(items))
         gha.set_output("status", "planned")
         return 0
+    value = _supplied_value(args, names)
     if not names:
         rt.progress.step("keyturn", "nothing is due")
     results: list[dict[str, Any]] = []
     codes: list[int] = []
     for name in names:
         try:
-            o = rotate(rt, name, mode=args.mode, reason=args.reason)
+            o = rotate(rt, name, mode=args.mode, reason=args.reason, value=value)
             results.append({"secret": name, "status": o.status, "rotation_id": o.rotation_id,
                             "version": o.version, "previous": o.previous, "evidence": o.evidence})
         except KeyturnError as exc:
@@ -260,6 +277,49 @@ def cmd_rotate(args: argparse.Namespace) -> int:
                                  f"(previous {r['previous'] or 'none'}), rotation {r['rotation_id']}\n")
     _actions_report(results)
     return _worst(codes)
+
+
+def _supplied_value(args: argparse.Namespace, names: list[str]) -> Any:
+    """The value a person pipes in (--value-from-stdin / --value-fd): boxed (and masked)
+    at once; one trailing newline is dropped. Never from argv."""
+    if not args.value_from_stdin and args.value_fd is None:
+        return None
+    from keyturn.values import SecretValue
+
+    where = "stdin" if args.value_from_stdin else f"file descriptor {args.value_fd}"
+    try:
+        if args.value_from_stdin:
+            if sys.stdin is None or sys.stdin.isatty():
+                raise UsageError("--value-from-stdin: pipe the value in (stdin is a terminal or closed)")
+            raw = sys.stdin.buffer.read()
+        else:
+            with os.fdopen(args.value_fd, "rb", closefd=False) as fh:
+                raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read the value from {where}: {exc.strerror or exc}") from None
+    if raw.endswith(b"\r\n"):
+        raw = raw[:-2]
+    elif raw.endswith(b"\n"):
+        raw = raw[:-1]
+    try:
+        value = SecretValue(raw)
+    except ValueError:
+        raise UsageError(f"the value from {where} is not valid UTF-8") from None
+    if not value:
+        raise UsageError(f"the value from {where} is empty")
+    if value.is_multiline and b"-----BEGIN" not in raw:
+        raise UsageError(f"the value from {where} has several lines; pipe exactly one value")
+    return value
+
+
+def cmd_confirm_revoked(args: argparse.Namespace) -> int:
+    from keyturn.rotation.lifecycle import confirm_revoked
+
+    rt = _runtime(args)
+    name = _names(rt, [args.name])[0]
+    o = confirm_revoked(rt, name, credential=args.credential, reason=args.reason)
+    sys.stdout.write(f"{name}: {o.status}{' — ' + o.message if o.message else ''}\n")
+    return 0
 
 
 def _actions_report(results: list[dict[str, Any]]) -> None:
@@ -486,7 +546,7 @@ def cmd_changelog_pr(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "rotate": cmd_rotate, "finalize": cmd_finalize, "rollback": cmd_rollback, "status": cmd_status,
+    "rotate": cmd_rotate, "confirm-revoked": cmd_confirm_revoked, "finalize": cmd_finalize, "rollback": cmd_rollback, "status": cmd_status,
     "plan": cmd_plan, "validate": cmd_validate, "audit": cmd_audit, "manifest": cmd_manifest,
     "abort": cmd_abort, "unlock": cmd_unlock, "doctor": cmd_doctor, "changelog-pr": cmd_changelog_pr,
 }

@@ -34,6 +34,7 @@ from pydantic_core import ErrorDetails
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn._internal.yamlpos import YamlError, load_with_positions
 from keyturn.errors import ManifestError
+from keyturn.issuers.registry import issuer_config_models
 from keyturn.stores.base import PENDING_SUFFIX, ROTATION_SUFFIX  # noqa: F401 (re-exported)
 from keyturn.stores.registry import store_config_models
 from keyturn.stores.vault import VaultAuth, VaultStoreConfig, VaultTokenAuth  # noqa: F401 (re-exported)
@@ -99,10 +100,15 @@ class RsaGen(_Model):
     bits: Literal[2048, 3072, 4096] = 3072
 
 
-GeneratorConfig = Annotated[
-    Union[HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen],
-    Field(discriminator="type"),
-]
+# Issuers (generators that create the credential at its issuer) register their config
+# models in ``keyturn.issuers.registry``.
+if TYPE_CHECKING:
+    GeneratorConfig = Union[HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen]
+else:
+    GeneratorConfig = Annotated[
+        Union[(HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen, *issuer_config_models())],
+        Field(discriminator="type"),
+    ]
 
 
 def generator_params(gen: Any) -> dict[str, Any]:
@@ -115,6 +121,9 @@ def generator_params(gen: Any) -> dict[str, Any]:
 class _TargetBase(_Model):
     shape: Shape = Field(default=Shape.SINGLE, description="single | dual | versioned")
     name: str | None = Field(default=None, description="Entry name at the target (default: the secret's key)")
+    fields: dict[str, str] | None = Field(
+        default=None, description="Structured values (e.g. an IAM key): entry name → field of the value, "
+        "e.g. {AWS_ACCESS_KEY_ID: access_key_id, AWS_SECRET_ACCESS_KEY: secret_access_key}")
 
     @field_validator("name")
     @classmethod
@@ -122,6 +131,24 @@ class _TargetBase(_Model):
         if v is not None and not re.fullmatch(SECRET_NAME_RE, v):
             raise ValueError(f"bad name {v!r}: letters, digits and _ only, not starting with a digit")
         return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_ok(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("fields: map at least one entry name to a field")
+        for entry in v:
+            if not re.fullmatch(SECRET_NAME_RE, entry):
+                raise ValueError(f"bad entry name {entry!r}: letters, digits and _ only, not starting with a digit")
+        return v
+
+    @model_validator(mode="after")
+    def _name_or_fields(self) -> _TargetBase:
+        if self.fields is not None and self.name is not None:
+            raise ValueError("give name: (one entry) or fields: (one entry per field of a structured value), not both")
+        return self
 
 
 class FileTargetConfig(_TargetBase):

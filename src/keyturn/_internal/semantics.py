@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from keyturn.errors import UsageError
 from keyturn.generators import check_params
-from keyturn.manifest import HttpCheckConfig, LoadedManifest, generator_params
+from keyturn.issuers.registry import is_issuer
+from keyturn.manifest import HttpCheckConfig, LoadedManifest, SecretConfig, generator_params
 from keyturn.validators.registry import build_check
 
 
 def check_semantics(loaded: LoadedManifest) -> None:
     for name, secret in loaded.model.secrets.items():
         try:
-            check_params(secret.generator.type, **generator_params(secret.generator))
+            if not is_issuer(secret.generator):
+                check_params(secret.generator.type, **generator_params(secret.generator))
         except UsageError as exc:
             raise loaded.error_at(("secrets", name, "generator"), str(exc)) from None
+        _check_fields(loaded, name, secret)
         for field, checks in (("validate", secret.validate_), ("smoke", secret.smoke)):
             for i, config in enumerate(checks):
                 where = ("secrets", name, field, i)
@@ -29,3 +32,23 @@ def check_semantics(loaded: LoadedManifest) -> None:
                     build_check(config, loaded.base_dir)
                 except UsageError as exc:
                     raise loaded.error_at(where, str(exc)) from None
+
+
+def _check_fields(loaded: LoadedManifest, name: str, secret: SecretConfig) -> None:
+    """A structured value (an issuer with ``FIELDS``) needs ``fields:`` on every target,
+    naming only fields it has; a single value takes no ``fields:``."""
+    generator = secret.generator
+    fields: tuple[str, ...] = tuple(getattr(generator, "FIELDS", ()))
+    for i, target in enumerate(secret.targets):
+        mapping = getattr(target, "fields", None)
+        where = ("secrets", name, "targets", i)
+        if fields and mapping is None:
+            raise loaded.error_at(where, f"generator {generator.type} makes a structured value "
+                                  f"({', '.join(fields)}): map it with fields: {{ENTRY_NAME: field, ...}}")
+        if not fields and mapping is not None:
+            raise loaded.error_at(where + ("fields",), f"generator {generator.type} makes a single value: "
+                                  "use name: instead of fields:")
+        for entry, field in (mapping or {}).items():
+            if field not in fields:
+                raise loaded.error_at(where + ("fields", entry), f"unknown field {field!r} of generator "
+                                      f"{generator.type}; its fields: {', '.join(fields)}")

@@ -20,13 +20,14 @@ from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import lease_is_live, resume_verb
 from keyturn.rotation.planning import load_doc, managed, rotated_at
 from keyturn.rotation.record import JournalDoc, Role, parse_iso
+from keyturn.rotation.secretop import pick
 from keyturn.targets.base import entries_for
 
 
 @dataclass
 class Finding:
     secret: str
-    kind: str  # unrevoked | untracked | stuck | in-flight | drift | overdue | audit | error | unchecked (informational)
+    kind: str  # unrevoked | untracked | revoke-pending | stuck | in-flight | drift | overdue | audit | error | unchecked (informational)
     message: str
     fix: str = ""
 
@@ -70,6 +71,12 @@ def check_secret(rt: Runtime, name: str, report: Report) -> None:
         elif t.due(now):
             add(Finding(name, "unrevoked", f"version {version} ({t.why or 'due'}) should have been revoked "
                         f"at {t.retire_after}", f"keyturn finalize {name}"))
+    for a in doc.awaiting:
+        what = f"credential {a.credential}" if a.credential else f"the key of version {a.version}"
+        add(Finding(name, "revoke-pending", f"revoke {what} at the vendor (pending since {a.since})"
+                    + (f": {a.instructions}" if a.instructions else ""),
+                    f"keyturn confirm-revoked {name}" + (f" --credential {a.credential}" if a.credential else "")
+                    + " --reason TEXT"))
     sc = rt.secret(name)
     rot = rotated_at(state, doc)
     if state.exists and rot is not None and now - rot > sc.policy.max_age:
@@ -95,8 +102,13 @@ def _check_targets(rt: Runtime, name: str, doc: JournalDoc, report: Report) -> N
         return
     since = parse_iso(cur.since)
     for bound in bounds:
-        plan = entries_for(bound.shape, bound.entry_name, current, cur.generation, previous,
-                           prev.generation if prev is not None else None)
+        try:
+            plan = entries_for(bound.shape, bound.entry_name, pick(bound, current, name), cur.generation,
+                               pick(bound, previous, name) if previous is not None else None,
+                               prev.generation if prev is not None else None)
+        except KeyturnError as exc:
+            report.findings.append(Finding(name, "unchecked", f"{bound.label}: not checked ({exc})"))
+            continue
         try:
             ok = bound.target.is_current(plan.write, since=since) if since else False
         except KeyturnError as exc:

@@ -26,11 +26,12 @@ from keyturn.errors import (
     VerificationFailed,
 )
 from keyturn.generators import generate, value_warnings
+from keyturn.issuers.base import IssueRequest, Issued
 from keyturn.manifest import generator_params
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import conflict_message
 from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, VersionId, iso, parse_iso
-from keyturn.rotation.secretop import Outcome, SecretOp, target_key
+from keyturn.rotation.secretop import Outcome, SecretOp, pick, target_key
 from keyturn.targets.base import EntryPlan, Shape, entries_for, entry_names, retire_entries
 from keyturn.targets.batch import WriteJob, write_ordered
 from keyturn.targets.registry import BoundTarget
@@ -56,7 +57,8 @@ def check_rows(results: list[CheckResult], stage: str) -> list[dict[str, Any]]:
 class Rotation(SecretOp):
     """One secret's rotation within a run."""
 
-    def __init__(self, rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> None:
+    def __init__(self, rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None,
+                 value: SecretValue | None = None) -> None:
         if mode not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         if mode == "emergency" and not (reason and reason.strip()):
@@ -69,6 +71,17 @@ class Rotation(SecretOp):
         self.verify_checks: list[Check] = rt.checks(list(self.config.validate_))
         self.smoke_checks: list[Check] = rt.checks(list(self.config.smoke))
         self.params = generator_params(self.config.generator)
+        self.supplied = value
+        issuer = self.issuer
+        if issuer is not None:
+            if value is not None and not getattr(issuer, "needs_value", False):
+                raise UsageError(f"{name}: generator {issuer.kind} issues its own credential; a value from stdin "
+                                 "is only for random and manual generators")
+            if value is None and getattr(issuer, "needs_value", False):
+                raise UsageError(f"{name}: generator {issuer.kind} takes the new value from a person — "
+                                 f"`keyturn rotate {name} --value-from-stdin` (or --value-fd N)")
+            if not issuer.overlap:
+                self.grace = timedelta(0)  # the old credential dies when the new one is issued
 
     # ------------------------------------------------------------------ helpers
     def preflight(self) -> None:
@@ -76,9 +89,12 @@ class Rotation(SecretOp):
         Targets' caches (public data kept in the journal) are loaded first."""
         self.rt.check_outputs()
         self.store.preflight(self.ref)
-        self.rt.load_target_cache(self.journal.load().cache)
+        doc = self.journal.load()
+        self.rt.load_target_cache(doc.cache)
         for bound in self.targets:
             bound.target.check_access()
+        if self.issuer is not None:
+            self.issuer.preflight(doc.current.credential if doc.current else "")
 
     def _fresh(self, doc: JournalDoc) -> OpRecord:
         state = self.store.describe(self.ref)
@@ -87,11 +103,15 @@ class Rotation(SecretOp):
             self._refuse_too_soon(cur.since)  # raised before the journal is written
         old_gen = cur.generation if cur else 0
         generation = max([old_gen] + [v.generation for v in doc.versions]) + 1
+        old_credential = ""
+        if self.issuer is not None and state.current:
+            known = cur.credential if cur is not None and cur.version == state.current else ""
+            old_credential = known or self.issuer.current_credential()
         return OpRecord(
             operation=Operation.ROTATE.value, rotation_id=new_rotation_id(), secret=self.name, mode=self.mode,
             reason=self.reason, actor=self.rt.actor, started=iso(self.rt.clock()) or "", store_head=state.head,
             old_version=state.current, old_generation=old_gen, generation=generation,
-            retire=tuple(v.version for v in doc.role(Role.PREVIOUS)),
+            retire=tuple(v.version for v in doc.role(Role.PREVIOUS)), old_credential=old_credential,
         )
 
     def _run_checks(self, checks: list[Check], value: SecretValue) -> list[CheckResult]:
@@ -113,6 +133,8 @@ class Rotation(SecretOp):
     def _plan(self, bound: BoundTarget, current: SecretValue, generation: int,
               previous: SecretValue | None, previous_generation: int | None,
               superseded: list[int] | None = None) -> EntryPlan:
+        current = pick(bound, current, self.name)
+        previous = pick(bound, previous, self.name) if previous is not None else None
         plan = entries_for(bound.shape, bound.entry_name, current, generation, previous, previous_generation)
         extra: tuple[str, ...] = ()
         if previous is None and previous_generation is not None:
@@ -185,10 +207,65 @@ class Rotation(SecretOp):
         return self.journal.checkpoint(op, versions=versions)
 
     def _abandon(self, op: OpRecord, why: str, reason_code: str) -> None:
-        """Nothing was promoted: drop the pending value and the operation."""
+        """Nothing was promoted: revoke what was issued, drop the pending value and the operation."""
+        self.revoke_unpromoted(op)
         self.store.discard_pending(self.ref, op.rotation_id)
         self.journal.finish()
         self.audit("rotation.abort", op, reason_code=reason_code, why=why)
+
+    def revoke_unpromoted(self, op: OpRecord) -> None:
+        """The credential this rotation issued and never promoted dies at its issuer (a
+        person is asked to, for a manual one); a failed revocation keeps the operation."""
+        if not op.credential:
+            return
+        from keyturn.rotation.record import TrackedVersion
+
+        awaiting = list(self.journal.doc.awaiting)
+        pseudo = TrackedVersion(VersionId(f"pending:{op.rotation_id}"), op.generation, Role.RETIRING.value,
+                                credential=op.credential)
+        if not self.revoke_at_issuer(op, pseudo, awaiting):
+            self.journal.release()
+            raise Conflict(f"{self.name}: the credential {op.credential} issued by rotation {op.rotation_id} could "
+                           f"not be revoked at {self.issuer.kind if self.issuer else 'its issuer'}; re-run "
+                           f"`keyturn abort {self.name} --reason TEXT` to retry")
+        if len(awaiting) != len(self.journal.doc.awaiting):
+            self.journal.checkpoint(op, awaiting=tuple(awaiting))
+
+    def _issue(self, op: OpRecord) -> tuple[OpRecord, SecretValue]:
+        """Create the new value: generated, supplied by a person, or issued where the
+        credential lives (journaled before and after the issuer call; see
+        :mod:`keyturn.issuers.base` for how a resumed run avoids issuing twice)."""
+        rid = op.rotation_id
+        issuer = self.issuer
+        if issuer is None:
+            value = self.supplied if self.supplied is not None else generate(self.config.generator.type,
+                                                                               **self.params)
+            self.store.create_pending(self.ref, rid, value)
+            return op, value
+        if op.issuing and op.credential:
+            adopted = self.store.read_pending(self.ref, rid)
+            if adopted is not None:  # killed after the pending write: adopt it
+                self.step(f"adopted credential {op.credential} issued by an earlier attempt")
+                return op, adopted
+        resumed, lost = op.issuing, op.credential
+        if not op.issuing:
+            op = self.journal.checkpoint(op.with_(issuing=True))
+        elif lost and not issuer.human_revoke:  # its id was recorded, its value lost before the store had it
+            self.step(f"credential {lost} from an earlier attempt lost its value; revoking it")
+            pseudo_op = op.with_(credential=lost)
+            self.revoke_unpromoted(pseudo_op)
+        doc = self.journal.doc
+        known = frozenset(v.credential for v in doc.versions if v.credential) | (
+            {op.old_credential} if op.old_credential else set())
+        issued: Issued = issuer.issue(IssueRequest(
+            secret=self.name, rotation_id=rid, started=parse_iso(op.started) or self.rt.clock(), resumed=resumed,
+            lost=lost, known=frozenset(known), current=op.old_credential, environ=self.rt.environ,
+            supplied=self.supplied))
+        op = self.journal.checkpoint(op.with_(credential=issued.credential_id))
+        self.audit("rotation.issue", op, issuer=issuer.kind, credential=issued.credential_id)
+        faults.point("issued")
+        self.store.create_pending(self.ref, rid, issued.value)
+        return op, issued.value
 
     def _stages(self, op: OpRecord) -> Outcome:
         rid = op.rotation_id
@@ -196,8 +273,7 @@ class Rotation(SecretOp):
             return self.smoke_failed(op, "resumed an interrupted rollback")
         # 1. create
         if not op.at_least(Stage.CREATED):
-            value = generate(self.config.generator.type, **self.params)
-            self.store.create_pending(self.ref, rid, value)
+            op, _ = self._issue(op)
             op = self.journal.checkpoint(op.with_(stage=Stage.CREATED.value))
             self.audit("rotation.create", op, generator=self.config.generator.type)
             self.step("created pending value")
@@ -214,7 +290,7 @@ class Rotation(SecretOp):
 
         # 2. verify (pre-promotion): failure = nothing changes (I4)
         if not op.at_least(Stage.VERIFIED):
-            results = self._run_checks(self.verify_checks, pending)
+            results = self._verify_issued(op, pending) + self._run_checks(self.verify_checks, pending)
             failed = [r for r in results if not r.ok]
             if failed:
                 op = op.with_(checks=check_rows(results, "validate"), outcome="failed")
@@ -250,11 +326,24 @@ class Rotation(SecretOp):
             if failed:
                 self.audit("rotation.smoke", op, result="failed", failed=", ".join(r.label for r in failed))
                 op = self.journal.checkpoint(op.with_(checks=rows))
+                if self.issuer is not None and not self.issuer.overlap:
+                    return self._no_way_back(op, failed[0].label)
                 return self.smoke_failed(op, f"smoke check failed: {failed[0].label}")
             op = self.journal.checkpoint(op.with_(stage=Stage.SMOKED.value, checks=rows))
             self.audit("rotation.smoke", op, result="ok", checks=len(results))
             faults.point("smoked")
         return self._complete(op)
+
+    def _verify_issued(self, op: OpRecord, pending: SecretValue) -> list[CheckResult]:
+        """The issuer's own check that the new credential works (before user checks)."""
+        issuer = self.issuer
+        if issuer is None:
+            return []
+        why = issuer.verify(Issued(pending, op.credential))
+        label = f"issuer:{issuer.kind}"
+        result = CheckResult(ok=why is None, label=label, detail=(why or "new credential works")[:200])
+        self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.display}")
+        return [result]
 
     def _promote(self, op: OpRecord, pending: SecretValue) -> OpRecord:
         if not op.promoted_at:
@@ -269,8 +358,10 @@ class Rotation(SecretOp):
         if op.old_version:
             after = parse_iso(op.grace_until) or promoted
             versions = self.track(doc.with_(versions=versions), op.old_version, op.old_generation, Role.PREVIOUS,
-                                  now=promoted, retire_after=after, why="grace ended" if op.grace_until else "grace 0")
-        versions = self.track(doc.with_(versions=versions), new_version, op.generation, Role.CURRENT, now=promoted)
+                                  now=promoted, retire_after=after, why="grace ended" if op.grace_until else "grace 0",
+                                  credential=op.old_credential or None)
+        versions = self.track(doc.with_(versions=versions), new_version, op.generation, Role.CURRENT, now=promoted,
+                              credential=op.credential or None)
         op = self.journal.checkpoint(op.with_(stage=Stage.PROMOTED.value, new_version=new_version), versions=versions)
         self.audit("rotation.promote", op, generation=op.generation)
         self.step(f"promoted version {new_version} (was {op.old_version or 'none'})")
@@ -358,10 +449,11 @@ class Rotation(SecretOp):
                         if op.old_version and op.new_version else op.old_version)
             versions = doc.versions
             if restored:
-                versions = self.track(doc.with_(versions=versions), restored, op.old_generation, Role.CURRENT, now=now)
-                if restored != op.old_version:
+                versions = self.track(doc.with_(versions=versions), restored, op.old_generation, Role.CURRENT, now=now,
+                                      credential=op.old_credential)
+                if restored != op.old_version:  # same value (and credential), now under the restored version
                     versions = self.track(doc.with_(versions=versions), op.old_version, op.old_generation,
-                                          Role.RETIRING, now=now, why=f"restored as version {restored}")
+                                          Role.RETIRING, now=now, why=f"restored as version {restored}", credential="")
             versions = self.track(doc.with_(versions=versions), op.new_version, op.generation, Role.RETIRING,
                                   now=now, why="rolled back")
             op = self.journal.checkpoint(op.with_(stage=Stage.STORE_RESTORED.value, restored_version=restored),
@@ -410,6 +502,17 @@ class Rotation(SecretOp):
             except KeyturnError as exc:
                 failures.append((bound.label, str(exc)))
         return failures
+
+    def _no_way_back(self, op: OpRecord, label: str) -> Outcome:
+        """A failed smoke check for an issuer whose old credential died at issue (a
+        Vault static role): there is nothing to roll back to, so the rotation completes
+        with the new credential CURRENT and the failure is reported."""
+        assert self.issuer is not None
+        self._complete(op.with_(stage=Stage.SMOKED.value, outcome="smoke-failed"))
+        self.notify(op, "failed", f"smoke check failed: {label}")
+        raise SmokeFailed(f"{self.name}: smoke check failed: {label} — NOT rolled back: {self.issuer.kind} "
+                          "replaced the old credential when it issued the new one, so the new version stays CURRENT; "
+                          "fix the consumer or rotate again")
 
     def smoke_failed(self, op: OpRecord, why: str) -> Outcome:
         restored, failures = self.restore_previous(op, why, evidence="rolled-back")

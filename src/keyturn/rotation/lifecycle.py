@@ -17,8 +17,9 @@ from keyturn.rotation.engine import Rotation, new_rotation_id
 from keyturn.rotation.journal import conflict_message, lease_is_live, resume_verb
 from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, iso
 from keyturn.rotation.secretop import Outcome, SecretOp
+from keyturn.values import SecretValue
 
-__all__ = ["abort", "finalize", "resume", "rollback", "rotate", "unlock"]
+__all__ = ["abort", "confirm_revoked", "finalize", "resume", "rollback", "rotate", "unlock"]
 
 
 def resume(rt: Runtime, name: str, op: OpRecord) -> Outcome | None:
@@ -45,8 +46,10 @@ def _other_op(rt: Runtime, sop: SecretOp, kinds: tuple[str, ...]) -> None:
         resume(rt, sop.name, doc.op)
 
 
-def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None) -> Outcome:
-    rot = Rotation(rt, name, mode=mode, reason=reason)
+def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None,
+           value: SecretValue | None = None) -> Outcome:
+    """Rotate ``name`` (``value``: a new value a person supplied, for random and manual generators)."""
+    rot = Rotation(rt, name, mode=mode, reason=reason, value=value)
     rot.preflight()
     _other_op(rt, rot, (Operation.FINALIZE.value, Operation.ROLLBACK.value, Operation.ABORT.value))
     try:
@@ -183,6 +186,7 @@ def abort(rt: Runtime, name: str, *, reason: str) -> Outcome:
             raise DistributionFailed(name, failures)
         return Outcome(name, "aborted", op.rotation_id, version=restored or "", message="the rollback was finished")
     if op.operation == Operation.ROTATE.value:
+        rot.revoke_unpromoted(op)
         rot.store.discard_pending(rot.ref, op.rotation_id)
         if op.at_least(Stage.CREATED):
             rot.evidence(op.with_(outcome="aborted"), outcome="aborted", current=op.old_version or "", previous="",
@@ -207,3 +211,31 @@ def unlock(rt: Runtime, name: str, *, reason: str) -> Outcome:
                      f"`keyturn {resume_verb(op.operation)} {name}` or abandon with "
                      f"`keyturn abort {name} --reason TEXT`")
     return Outcome(name, "unlocked", op.rotation_id)
+
+
+# ---------------------------------------------------------------------------- confirm-revoked
+def confirm_revoked(rt: Runtime, name: str, *, credential: str | None = None, reason: str) -> Outcome:
+    """Record that a person revoked an old credential at its vendor (a manual
+    generator's key, or one whose issuer the manifest no longer names). Audited."""
+    if not reason.strip():
+        raise UsageError("confirm-revoked needs --reason TEXT (it is audited)")
+    sop = SecretOp(rt, name)
+    sop.store.preflight(sop.ref)
+    doc = sop.journal.load()
+    if not doc.awaiting:
+        rt.progress.step(name, "no revocation is waiting for confirmation")
+        return Outcome(name, "skipped", message="nothing to confirm")
+    chosen = [a for a in doc.awaiting if credential in (None, a.credential, a.version)]
+    if not chosen:
+        raise UsageError(f"{name}: no pending revocation {credential!r}; pending: "
+                         + ", ".join(a.credential or f"version {a.version}" for a in doc.awaiting))
+    if credential is None and len(doc.awaiting) > 1:
+        raise UsageError(f"{name}: {len(doc.awaiting)} revocations are pending — name one with --credential ID "
+                         "(" + ", ".join(a.credential or a.version for a in doc.awaiting) + ")")
+    left = tuple(a for a in doc.awaiting if a not in chosen)
+    sop.journal.update(awaiting=left)
+    stub = OpRecord("confirm-revoked", RotationId(""), name, "manual", reason, rt.actor, iso(rt.clock()) or "")
+    for a in chosen:
+        sop.audit("rotation.revoke_confirmed", stub, version=a.version, credential=a.credential or None, why=reason)
+    rt.progress.step(name, "recorded as revoked: " + ", ".join(a.credential or f"version {a.version}" for a in chosen))
+    return Outcome(name, "confirmed", message=", ".join(a.credential or a.version for a in chosen))

@@ -82,6 +82,8 @@ class TrackedVersion:
     since: str = ""
     retire_after: str | None = None
     why: str = ""
+    #: the credential's id at its issuer (an access key id; never the value), if issued
+    credential: str = ""
 
     def due(self, now: datetime) -> bool:
         if self.role == Role.CURRENT.value:
@@ -119,6 +121,11 @@ class OpRecord:
     ledger: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = ""
+    #: an issuer was called for this rotation (a resumed run must clean up a lost issue)
+    issuing: bool = False
+    #: the new credential's id at its issuer, and the old one's
+    credential: str = ""
+    old_credential: str = ""
 
     def at_least(self, stage: Stage) -> bool:
         return _ORDER.index(self.stage) >= _ORDER.index(stage.value)
@@ -136,12 +143,25 @@ class OpRecord:
 
 
 @dataclass(frozen=True)
+class Awaiting:
+    """A revocation only a person can do (a vendor dashboard), recorded until
+    ``keyturn confirm-revoked``."""
+
+    version: VersionId
+    credential: str
+    since: str
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
 class JournalDoc:
     secret: str
     versions: tuple[TrackedVersion, ...] = ()
     op: OpRecord | None = None
     #: public data a target may cache across runs (e.g. GitHub scope public keys)
     cache: dict[str, Any] = field(default_factory=dict)
+    #: revocations waiting for a person's confirmation
+    awaiting: tuple[Awaiting, ...] = ()
 
     # -- views -----------------------------------------------------------------
     def role(self, role: Role) -> list[TrackedVersion]:
@@ -177,6 +197,7 @@ class JournalDoc:
             "versions": [asdict(v) for v in self.versions],
             "op": asdict(self.op) if self.op else None,
             "cache": self.cache,
+            "awaiting": [asdict(a) for a in self.awaiting],
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -190,5 +211,9 @@ class JournalDoc:
             for item in data.get("versions") or []
         )
         op = OpRecord.from_dict(data["op"]) if data.get("op") else None
+        awaiting = tuple(
+            Awaiting(**{k: v for k, v in item.items() if k in Awaiting.__dataclass_fields__})
+            for item in data.get("awaiting") or []
+        )
         return cls(secret=data.get("secret") or secret, versions=versions, op=op,
-                   cache=dict(data.get("cache") or {}))
+                   cache=dict(data.get("cache") or {}), awaiting=awaiting)

@@ -13,7 +13,7 @@ Never imports an SDK, a store adapter or a target module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +21,13 @@ from keyturn._internal import faults
 from keyturn.errors import KeyturnError
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import Journal, new_owner
-from keyturn.rotation.record import JournalDoc, OpRecord, Role, TrackedVersion, VersionId, iso
+from keyturn.issuers.base import Issuer, field_value
+from keyturn.issuers.registry import build_issuer, is_issuer
+from keyturn.rotation.record import Awaiting, JournalDoc, OpRecord, Role, TrackedVersion, VersionId, iso
 from keyturn.stores.base import SecretRef, Store
 from keyturn.targets.base import Shape, retire_entries
 from keyturn.targets.registry import BoundTarget
+from keyturn.values import SecretValue
 
 
 @dataclass
@@ -45,6 +48,11 @@ def target_key(bound: BoundTarget) -> str:
     return f"{bound.label}#{bound.entry_name}"
 
 
+def pick(bound: BoundTarget, value: SecretValue, secret: str) -> SecretValue:
+    """What ``bound`` holds of ``value``: the whole value, or one field of a structured one."""
+    return field_value(value, bound.field, secret=secret) if bound.field else value
+
+
 class SecretOp:
     """Shared state of one operation on one secret within a run."""
 
@@ -55,6 +63,7 @@ class SecretOp:
         self.ref: SecretRef = rt.ref(name)
         self.store: Store = rt.store_for(name)
         self._targets: list[BoundTarget] | None = None
+        self._issuer: Issuer | None = None
         self.journal = Journal(self.store.journal(self.ref), name, new_owner(), rt.clock)
 
     @property
@@ -62,6 +71,13 @@ class SecretOp:
         if self._targets is None:
             self._targets = self.rt.targets_for(self.name)
         return self._targets
+
+    @property
+    def issuer(self) -> Issuer | None:
+        """The issuer of this secret's credential, or None for a random generator."""
+        if self._issuer is None and is_issuer(self.config.generator):
+            self._issuer = build_issuer(self.name, self.config.generator, self.rt.environ, self.rt.manifest.base_dir)
+        return self._issuer
 
     # -- output ----------------------------------------------------------------------
     def step(self, message: str) -> None:
@@ -96,17 +112,21 @@ class SecretOp:
     # -- versions ----------------------------------------------------------------------
     @staticmethod
     def track(doc: JournalDoc, version: VersionId | None, generation: int, role: Role, *, now: datetime,
-              retire_after: datetime | None = None, why: str = "") -> tuple[TrackedVersion, ...]:
-        """``doc.versions`` with ``version`` set to ``role`` (added if new)."""
+              retire_after: datetime | None = None, why: str = "",
+              credential: str | None = None) -> tuple[TrackedVersion, ...]:
+        """``doc.versions`` with ``version`` set to ``role`` (added if new). The version's
+        issuer credential id is kept when ``credential`` is None (``""`` clears it)."""
         if not version:
             return doc.versions
         after = {Role.CURRENT: None, Role.PREVIOUS: retire_after, Role.RETIRING: now}[role]
-        entry = TrackedVersion(version, generation, role.value, iso(now) or "", iso(after), why)
+        prior = doc.find(version)
+        if credential is None:
+            credential = prior.credential if prior is not None else ""
+        entry = TrackedVersion(version, generation, role.value, iso(now) or "", iso(after), why, credential)
         kept = tuple(v for v in doc.versions if v.version != version)
         if role is Role.CURRENT:  # exactly one CURRENT
             kept = tuple(v if v.role != Role.CURRENT.value else
-                         TrackedVersion(v.version, v.generation, Role.RETIRING.value, v.since, iso(now),
-                                        "replaced") for v in kept)
+                         replace(v, role=Role.RETIRING.value, retire_after=iso(now), why="replaced") for v in kept)
         return kept + (entry,)
 
     def retire_due(self, op: OpRecord, *, clean_targets: bool,
@@ -124,7 +144,13 @@ class SecretOp:
                 self.step("  grace entries not removed: " + "; ".join(f"{t} ({e})" for t, e in failures))
                 return [], due
         faults.point("retire-targets")
-        confirmed = set(self.store.retire(self.ref, [v.version for v in due], allow_current=allow_current))
+        awaiting = list(doc.awaiting)
+        at_issuer = [v for v in due if self.revoke_at_issuer(op, v, awaiting)]
+        if len(awaiting) != len(doc.awaiting):
+            self.journal.checkpoint(op, awaiting=tuple(awaiting))
+        faults.point("retire-issuer")
+        confirmed = (set(self.store.retire(self.ref, [v.version for v in at_issuer], allow_current=allow_current))
+                     if at_issuer else set())
         faults.point("retire-store")
         revoked: list[str] = [v.version for v in due if v.version in confirmed]
         left = [v for v in due if v.version not in confirmed]
@@ -137,6 +163,35 @@ class SecretOp:
         if left:
             self.step(f"NOT revoked yet: {', '.join(v.version for v in left)} — `keyturn finalize {self.name}` retries")
         return revoked, left
+
+    def revoke_at_issuer(self, op: OpRecord, v: TrackedVersion, awaiting: list[Awaiting]) -> bool:
+        """Revoke ``v``'s credential where it was issued, before the store retires the
+        version. True when the store may retire it: revoked (read back), nothing issued,
+        or a person must do it (recorded in ``awaiting``, shown by doctor)."""
+        issuer = self.issuer
+        now = iso(self.rt.clock()) or ""
+        if not v.credential:
+            return True  # nothing issued (a random value, or a duplicate of a restored version)
+        if issuer is None or issuer.human_revoke:
+            if not any(a.version == v.version for a in awaiting):
+                how = (getattr(issuer, "instructions", "") if issuer is not None else
+                       "the manifest no longer names the issuer of this credential: revoke it there by hand")
+                awaiting.append(Awaiting(v.version, v.credential, now, how))
+                self.audit("rotation.revoke_pending", op, version=v.version, credential=v.credential or None)
+                self.step(f"revoke the old credential of version {v.version} at the vendor, then "
+                          f"`keyturn confirm-revoked {self.name}`")
+            return True
+        try:
+            ok = issuer.revoke(v.credential)
+        except KeyturnError as exc:
+            self.step(f"  credential {v.credential} not revoked at {issuer.kind}: {exc}")
+            return False
+        if ok:
+            self.audit("rotation.revoke", op, version=v.version, credential=v.credential, issuer=issuer.kind)
+            self.step(f"revoked credential {v.credential} at {issuer.kind} (read back)")
+        else:
+            self.step(f"  credential {v.credential} still valid at {issuer.kind}; `keyturn finalize {self.name}` retries")
+        return ok
 
     def clean_targets(self, doc: JournalDoc, due: list[TrackedVersion]) -> list[tuple[str, str]]:
         """Remove the grace-only entries of ``due`` versions from every target, keeping

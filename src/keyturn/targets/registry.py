@@ -33,6 +33,8 @@ class BoundTarget:
     target: Target
     shape: Shape
     entry_name: str
+    #: the field of a structured value this entry holds (``fields:`` in the manifest)
+    field: str | None = None
 
     @property
     def label(self) -> str:
@@ -76,6 +78,15 @@ class TargetFactory:
         return self._github
 
     def build(self, secret_name: str, config: Any) -> list[BoundTarget]:
+        """One BoundTarget per target and entry (a ``fields:`` mapping gives one entry
+        per field, all on the same target object)."""
+        bounds = self._build(secret_name, config)
+        mapping = getattr(config, "fields", None)
+        if not mapping:
+            return bounds
+        return [BoundTarget(b.target, b.shape, entry, field) for b in bounds for entry, field in mapping.items()]
+
+    def _build(self, secret_name: str, config: Any) -> list[BoundTarget]:
         name = config.name or secret_name
         shape = Shape(config.shape)
         if isinstance(config, FileTargetConfig):

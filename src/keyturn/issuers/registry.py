@@ -1,0 +1,54 @@
+"""Explicit issuer registry: generator ``type`` → lazily imported issuer.
+
+A generator whose ``type`` is listed here is an *issuer* (see :mod:`keyturn.issuers.base`);
+every other generator type makes a random value (:mod:`keyturn.generators`). Adding an
+issuer = its module (config model + class, SDK imported lazily) + one line in each table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from keyturn.errors import UsageError
+from keyturn.issuers.base import Issuer
+
+#: generator type → ("module:Class", optional dependency extra or "")
+BUILTIN: dict[str, tuple[str, str]] = {
+    "manual": ("keyturn.issuers.manual:ManualIssuer", ""),
+}
+#: each issuer's manifest config model ("module:Class"); the module must not import an
+#: SDK at import time (the manifest imports it).
+CONFIGS: tuple[str, ...] = (
+    "keyturn.issuers.manual:ManualGen",
+)
+
+
+def issuer_config_models() -> tuple[type[Any], ...]:
+    out = []
+    for item in CONFIGS:
+        module_name, cls_name = item.split(":")
+        out.append(getattr(importlib.import_module(module_name), cls_name))
+    return tuple(out)
+
+
+def is_issuer(generator: Any) -> bool:
+    return getattr(generator, "type", None) in BUILTIN
+
+
+def build_issuer(secret: str, generator: Any, environ: Mapping[str, str], base_dir: Any = None) -> Issuer:
+    """The issuer for ``secret``'s generator config (SDKs are imported here, lazily)."""
+    try:
+        target, extra = BUILTIN[generator.type]
+    except KeyError:
+        raise UsageError(f"{secret}: generator {generator.type!r} is not an issuer") from None
+    module_name, cls_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+        issuer: Issuer = getattr(module, cls_name)(secret, generator, environ, base_dir)
+    except ImportError as exc:
+        hint = f" — pip install 'keyturn[{extra}]'" if extra else ""
+        raise UsageError(f"{secret}: generator {generator.type} needs an optional dependency ({exc.name}){hint}") \
+            from None
+    return issuer
