@@ -135,7 +135,7 @@ def test_durations_round_trip_through_the_model() -> None:
     )
     m = parse_manifest(text, Path("m.yml"))
     dumped = m.model.model_dump(mode="json", by_alias=True)
-    assert dumped["secrets"]["DB"]["policy"] == {"max_age": "1d2h3m4s", "grace": "14d"}
+    assert dumped["secrets"]["DB"]["policy"] == {"kind": None, "max_age": "1d2h3m4s", "grace": "14d"}
     assert manifest.Manifest.model_validate(dumped) == m.model
 
 
@@ -745,3 +745,24 @@ def test_manifest_schema_command_prints_the_schema() -> None:
     assert (code, err) == (0, "")
     assert json.loads(out) == manifest.json_schema()
     assert out == manifest.schema_json()
+
+
+@pytest.mark.parametrize(("kind", "days"), [("external-api-key", 90), ("high-privilege-token", 30),
+                                            ("webhook-signing-secret", 180)])
+def test_policy_kind_sets_the_default_max_age(tmp_path: Path, kind: str, days: int) -> None:
+    from datetime import timedelta
+
+    from keyturn.manifest import load_manifest
+
+    path = tmp_path / "keyturn.yml"
+    path.write_text(replace("generator: {type: hex}", f"generator: {{type: hex}}\n    policy: {{kind: {kind}}}"))
+    assert load_manifest(path).model.secrets["DB"].policy.max_age == timedelta(days=days)
+    path.write_text(replace("generator: {type: hex}",
+                            f"generator: {{type: hex}}\n    policy: {{kind: {kind}, max_age: 7d}}"))
+    assert load_manifest(path).model.secrets["DB"].policy.max_age == timedelta(days=7), "explicit max_age wins"
+
+
+def test_unknown_policy_kind_is_a_manifest_error(tmp_path: Path) -> None:
+    text = replace("generator: {type: hex}", "generator: {type: hex}\n    policy: {kind: api-key}")
+    err = check_error(tmp_path, text)
+    assert "secrets.DB.policy.kind" in err and "external-api-key" in err

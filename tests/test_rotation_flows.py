@@ -225,3 +225,51 @@ def test_several_secrets_worst_exit_code_wins(tmp_path: Path, run_cli, vault_env
     assert "BROKEN: FAILED (exit 1)" in r.out and "APP_TOKEN: completed" in r.out
     r = run_cli("rotate", "NOPE", "APP_TOKEN", cwd=tmp_path)
     assert r.code == 2 and "no secret named 'NOPE'" in r.err and "APP_TOKEN, BROKEN" in r.err
+
+
+def test_due_honours_the_policy_kind_schedules(tmp_path: Path, vault_env: dict[str, str], unique: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rotate --due`` picks a secret by its kind's default max_age: 31 days after a
+    rotation a high-privilege token (30d) is due, an external API key (90d) and a webhook
+    signing secret (180d) are not; at 91 days the API key is due too."""
+    import os
+    from datetime import timedelta
+
+    from keyturn.manifest import load_manifest
+    from keyturn.rotation import planning
+    from keyturn.rotation.context import Progress, Runtime
+    from keyturn.rotation.lifecycle import rotate
+    from keyturn.rotation.record import utcnow
+
+    kinds = {"ADMIN": "high-privilege-token", "VENDOR": "external-api-key", "HOOK": "webhook-signing-secret"}
+    secrets_yaml = "".join(f"""\
+  {name}:
+    store: bao
+    path: kinds/{unique}/{name}
+    generator: {{type: hex}}
+    policy: {{kind: {kind}}}
+""" for name, kind in kinds.items())
+    (tmp_path / "keyturn.yml").write_text(f"""\
+version: 1
+audit: {{log: logs/audit.jsonl, evidence_dir: logs/evidence}}
+stores:
+  bao: {{type: openbao, mount: secret}}
+secrets:
+{secrets_yaml}""")
+    monkeypatch.setenv("KEYTURN_AUDIT_KEY_V1", "f" * 32)
+    start = utcnow()
+    offset = {"days": 0}
+
+    def clock():  # type: ignore[no-untyped-def]
+        return start + timedelta(days=offset["days"])
+
+    rt = Runtime(load_manifest(tmp_path / "keyturn.yml"), dict(os.environ), Progress(quiet=True), clock=clock)
+    for name in kinds:
+        rotate(rt, name)
+    assert planning.due_secrets(rt, list(kinds)) == []
+    offset["days"] = 31
+    assert planning.due_secrets(rt, list(kinds)) == ["ADMIN"]
+    offset["days"] = 91
+    assert planning.due_secrets(rt, list(kinds)) == ["ADMIN", "VENDOR"]
+    offset["days"] = 181
+    assert planning.due_secrets(rt, list(kinds)) == ["ADMIN", "VENDOR", "HOOK"]

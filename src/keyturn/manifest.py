@@ -371,9 +371,31 @@ CheckConfig = Annotated[
 
 
 # --------------------------------------------------------------------------- secrets
+#: Default ``max_age`` per kind of credential (``policy.kind``): external API keys every
+#: 90 days, high-privilege tokens every 30, webhook signing secrets every 180. An explicit
+#: ``max_age`` wins.
+KIND_MAX_AGE: dict[str, timedelta] = {
+    "external-api-key": timedelta(days=90),
+    "high-privilege-token": timedelta(days=30),
+    "webhook-signing-secret": timedelta(days=180),
+}
+CredentialKind = Literal["external-api-key", "high-privilege-token", "webhook-signing-secret"]
+
+
 class Policy(_Model):
-    max_age: Duration = Field(default=timedelta(days=90), description="Rotate when older (rotate --due)")
+    kind: CredentialKind | None = Field(
+        default=None, description="external-api-key (90d) | high-privilege-token (30d) | webhook-signing-secret "
+        "(180d): sets max_age's default")
+    max_age: Duration = Field(default=timedelta(days=90), description="Rotate when older (rotate --due); "
+                              "default 90d, or the kind's default")
     grace: Duration = Field(default=timedelta(hours=24), description="PREVIOUS stays valid this long")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") in KIND_MAX_AGE and "max_age" not in data:
+            data = dict(data, max_age=KIND_MAX_AGE[data["kind"]])
+        return data
 
 
 class SecretConfig(_Model):
