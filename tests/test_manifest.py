@@ -766,3 +766,23 @@ def test_unknown_policy_kind_is_a_manifest_error(tmp_path: Path) -> None:
     text = replace("generator: {type: hex}", "generator: {type: hex}\n    policy: {kind: api-key}")
     err = check_error(tmp_path, text)
     assert "secrets.DB.policy.kind" in err and "external-api-key" in err
+
+
+def test_fields_on_a_single_value_generator_is_refused(tmp_path: Path) -> None:
+    text = replace("generator: {type: hex}",
+                   "generator: {type: hex}\n    targets:\n      - file: a.env\n        fields: {A: x}")
+    err = check_error(tmp_path, text)
+    assert "secrets.DB.targets[0].fields" in err and "single value" in err and "name:" in err
+
+
+def test_fields_and_name_together_are_refused(tmp_path: Path) -> None:
+    text = replace("generator: {type: hex}",
+                   "generator: {type: hex}\n    targets:\n      - file: a.env\n        name: A\n"
+                   "        fields: {A: x}")
+    assert "not both" in check_error(tmp_path, text)
+
+
+def test_fields_entry_names_are_checked(tmp_path: Path) -> None:
+    text = replace("generator: {type: hex}",
+                   "generator: {type: hex}\n    targets:\n      - file: a.env\n        fields: {1A: x}")
+    assert "bad entry name '1A'" in check_error(tmp_path, text)
