@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,19 @@ def test_rotate_then_emergency_leaves_only_current(tmp_path: Path, keyvault: Fak
     assert ws.live() == [ws.kv.versions(ws.main)[-1].id]
     r = ws.run("doctor")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_rotated_version_expires_after_policy_max_age(tmp_path: Path, keyvault: FakeKeyVault,  # noqa: F811
+                                                      ws_env: dict[str, str]) -> None:
+    """`keyturn rotate` end to end: the manifest's policy.max_age (90d) becomes the new
+    CURRENT version's Key Vault expiry, in epoch seconds, as the REST API stores it."""
+    ws = AzureWorkspace(tmp_path / "ws", keyvault, ws_env, grace="24h")
+    before = int(time.time())
+    _ok(ws.run("rotate", ws.name))
+    after = int(time.time()) + 1
+    current = ws.kv.versions(ws.main)[-1]
+    assert current.exp is not None and before + 90 * 86400 <= current.exp <= after + 90 * 86400
+    assert ws.kv.latest_value(ws.main) == ws.app()
 
 
 @pytest.mark.parametrize(("change", "code", "needle"), [

@@ -389,19 +389,20 @@ def test_secret_scan_gate_shape() -> None:
     assert setup["with"]["requirements"] == "scan"
 
 
-def test_scan_lock_has_no_cloud_sdk_and_matches_action_lock() -> None:
-    result = run([sys.executable, REPO / "scripts" / "derive_scan_requirements.py", "--check"])
-    assert result.returncode == 0, result.stderr
-    scan = (REPO / "requirements" / "scan.txt").read_text(encoding="utf-8")
-    action = (REPO / "requirements" / "action.txt").read_text(encoding="utf-8")
-    pins = re.findall(r"^([a-z0-9-]+)==(\S+)", scan, re.M)
-    assert {"detect-secrets", "hyperscan", "pydantic", "pyyaml", "jinja2", "setuptools"} <= {n for n, _ in pins}
-    for name, version in pins:
-        assert f"{name}=={version}" in action
-    for sdk in ("boto3", "botocore", "azure-", "hvac", "pygithub", "msal", "pynacl"):
-        assert f"\n{sdk}" not in "\n" + scan, sdk
-    for block in re.split(r"\n(?=[a-z0-9-]+==)", scan.split("#\n", 2)[-1]):
-        assert block.strip() in action, block.splitlines()[0]
+def test_reusable_workflows_install_only_the_store_sdks_they_need() -> None:
+    """Credentialed jobs pass `stores` (default auto: what keyturn.yml names) and the manifest to
+    actions/setup; the scan gate installs the scan lock and names no store."""
+    for name in ("reusable-rotate.yml", "reusable-scheduled.yml"):
+        doc = load(REPO / ".github" / "workflows" / name)
+        stores = triggers(doc)["workflow_call"]["inputs"]["stores"]
+        assert stores["default"] == "auto" and stores["type"] == "string"
+        setups = [s for _, s in steps_of(doc) if str(s.get("uses", "")).endswith("actions/setup")]
+        assert setups
+        for step in setups:
+            assert step["with"] == {"stores": "${{ inputs.stores }}", "manifest": "${{ inputs.manifest }}"}
+    doc = load(REPO / ".github" / "workflows" / "reusable-secret-scan.yml")
+    (setup,) = [s for _, s in steps_of(doc) if str(s.get("uses", "")).endswith("actions/setup")]
+    assert setup["with"] == {"requirements": "scan"}
 
 
 def test_examples_call_the_reusable_workflows_pinned_by_sha() -> None:
@@ -810,6 +811,144 @@ def test_setup_script_rejects_an_unknown_lock(fake_keyturn: tuple[Path, Path], t
     result, argv = run_action_script("setup", {"KEYTURN_REQUIREMENTS": "everything"}, fake_keyturn,
                                      {"RUNNER_TEMP": str(tmp_path), **files})
     assert_one_line_error(result, argv, "'requirements'")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "needle"),
+    [
+        ({"KEYTURN_STORES": "vault gcp"}, "'stores'"),
+        ({"KEYTURN_STORES": "AWS"}, "'stores'"),
+        ({"KEYTURN_STORES": "auto aws"}, "'stores'"),
+        ({"KEYTURN_STORES": "none vault"}, "'stores'"),
+        ({"KEYTURN_STORES": "aws;touch pwned"}, "'stores'"),
+        ({"KEYTURN_STORES": "$(touch pwned)"}, "'stores'"),
+        ({"KEYTURN_STORES": "../aws"}, "'stores'"),
+        ({"KEYTURN_STORES": "aws", "KEYTURN_REQUIREMENTS": "scan"}, "'stores'"),
+        ({"KEYTURN_STORES": "auto", "KEYTURN_MANIFEST": "../keyturn.yml"}, "'manifest'"),
+        ({"KEYTURN_STORES": "auto", "KEYTURN_MANIFEST": "--debug"}, "'manifest'"),
+        ({"KEYTURN_STORES": "auto", "KEYTURN_MANIFEST": "/etc/keyturn.yml"}, "'manifest'"),
+    ],
+)
+def test_setup_script_rejects_bad_stores(
+    inputs: dict[str, str], needle: str, fake_keyturn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    files = {k: str(tmp_path / k.lower()) for k in ("GITHUB_PATH", "GITHUB_ENV")}
+    result, argv = run_action_script("setup", inputs, fake_keyturn, {"RUNNER_TEMP": str(tmp_path), **files})
+    assert_one_line_error(result, argv, needle)
+    assert not (tmp_path / "keyturn-venv").exists() and not (tmp_path / "pwned").exists()
+
+
+#: A stand-in interpreter for actions/setup: `-m venv --clear DIR` makes DIR/bin/python (which logs
+#: each `-m pip ...` call, one a line, and prints a version for `-c`) and DIR/bin/keyturn (which
+#: records its argv and prints $FAKE_STORES, or fails like keyturn with $FAKE_STORES_ERROR).
+FAKE_PYTHON = """\
+#!/usr/bin/env bash
+if [[ "$1 $2" != "-m venv" ]]; then exit 9; fi
+bin="${!#}/bin"
+mkdir -p "${bin}"
+cat >"${bin}/python" <<'PY'
+#!/usr/bin/env bash
+if [[ "$1 $2" == "-m pip" ]]; then shift 2; printf '%s\\n' "$*" >>"$FAKE_PIP_LOG"; exit 0; fi
+if [[ "$1" == -c ]]; then echo 0.1.0; exit 0; fi
+exit 9
+PY
+cat >"${bin}/keyturn" <<'KT'
+#!/usr/bin/env bash
+printf '%s\\0' "$@" >"$FAKE_ARGV_FILE"
+if [[ -n "${FAKE_STORES_ERROR-}" ]]; then printf 'keyturn: error: %s\\n' "$FAKE_STORES_ERROR" >&2; exit 2; fi
+printf '%b' "${FAKE_STORES-}"
+KT
+chmod +x "${bin}/python" "${bin}/keyturn"
+"""
+
+
+def run_setup(tmp_path: Path, inputs: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[str],
+                                                                   list[str] | None, dict[str, str]]:
+    """Run setup.sh with FAKE_PYTHON: (result, pip calls with requirements/ paths shortened,
+    keyturn's argv or None, step outputs)."""
+    fake_py = tmp_path / "fakepython"
+    fake_py.write_text(FAKE_PYTHON, encoding="utf-8")
+    fake_py.chmod(0o755)
+    files = {k: tmp_path / k.lower() for k in ("GITHUB_PATH", "GITHUB_ENV", "GITHUB_OUTPUT")}
+    for f in files.values():
+        f.touch()
+    pip_log = tmp_path / "pip.log"
+    argv_file = tmp_path / "argv"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8", "RUNNER_TEMP": str(tmp_path),
+           "GITHUB_ACTION_PATH": str(REPO / "actions" / "setup"), "KEYTURN_PYTHON": str(fake_py),
+           "FAKE_PIP_LOG": str(pip_log), "FAKE_ARGV_FILE": str(argv_file),
+           **{k: str(v) for k, v in files.items()}, **inputs}
+    result = run([REPO / "actions" / "setup" / "setup.sh"], env=env, cwd=tmp_path)
+    pips = pip_log.read_text().replace(f"{REPO}/requirements/", "").splitlines() if pip_log.exists() else []
+    argv = argv_file.read_bytes().decode().split("\0")[:-1] if argv_file.exists() else None
+    outputs = dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].read_text().splitlines())
+    return result, pips, argv, outputs
+
+
+LOCKED = "install --quiet --require-hashes --only-binary :all: "
+BUILD = "install --quiet --no-deps --no-build-isolation "
+
+
+@pytest.mark.parametrize(
+    ("inputs", "first_install", "locks"),
+    [
+        ({}, "-r action.txt", "action"),
+        ({"KEYTURN_REQUIREMENTS": "scan"}, "-r scan.txt", "scan"),
+        ({"KEYTURN_STORES": "  "}, "-r action.txt", "action"),
+        ({"KEYTURN_STORES": "aws"}, "-r core.txt -r aws.txt", "core aws"),
+        ({"KEYTURN_STORES": "azure vault\naws azure"}, "-r core.txt -r azure.txt -r vault.txt -r aws.txt",
+         "core azure vault aws"),
+        ({"KEYTURN_STORES": "openbao vault"}, "-r core.txt -r vault.txt", "core vault"),
+        ({"KEYTURN_STORES": "none"}, "-r core.txt", "core"),
+    ],
+)
+def test_setup_script_installs_the_named_locks(tmp_path: Path, inputs: dict[str, str], first_install: str,
+                                               locks: str) -> None:
+    result, pips, argv, outputs = run_setup(tmp_path, inputs)
+    assert result.returncode == 0, result.stderr
+    assert pips == [LOCKED + first_install, BUILD + f"{tmp_path}/keyturn-src"]
+    assert argv is None  # keyturn is not asked anything unless stores: auto
+    assert outputs["locks"] == locks
+    assert f"(requirements: {locks})" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("printed", "second_install", "locks"),
+    [
+        ("aws\n", ["-r core.txt -r aws.txt"], "core aws"),
+        ("azure\nvault\n", ["-r core.txt -r azure.txt -r vault.txt"], "core azure vault"),
+        ("", [], "core"),
+    ],
+)
+def test_setup_script_auto_installs_what_keyturn_manifest_stores_names(
+    tmp_path: Path, printed: str, second_install: list[str], locks: str
+) -> None:
+    result, pips, argv, outputs = run_setup(tmp_path, {"KEYTURN_STORES": "auto", "KEYTURN_MANIFEST": "ops/k.yml",
+                                                       "FAKE_STORES": printed})
+    assert result.returncode == 0, result.stderr
+    # core first (keyturn needs no SDK to read the manifest), then the store locks with it.
+    assert pips == [LOCKED + "-r core.txt", BUILD + f"{tmp_path}/keyturn-src",
+                    *(LOCKED + s for s in second_install)]
+    assert argv == ["manifest", "stores", "--manifest", "ops/k.yml"]
+    assert outputs["locks"] == locks
+
+
+def test_setup_script_auto_fails_in_one_line_when_the_manifest_is_bad(tmp_path: Path) -> None:
+    result, pips, argv, outputs = run_setup(tmp_path, {"KEYTURN_STORES": "auto", "FAKE_STORES_ERROR":
+                                                       "keyturn.yml:4: stores.first.type: unknown store type"})
+    assert result.returncode == 2 and argv is not None
+    (line,) = result.stderr.strip().splitlines()
+    assert line == ("::error title=keyturn setup::stores: auto could not read the manifest: keyturn.yml:4: "
+                    "stores.first.type: unknown store type")
+    assert pips == [LOCKED + "-r core.txt", BUILD + f"{tmp_path}/keyturn-src"] and "locks" not in outputs
+
+
+def test_setup_script_auto_refuses_an_unknown_store_sdk(tmp_path: Path) -> None:
+    result, pips, _, _ = run_setup(tmp_path, {"KEYTURN_STORES": "auto", "FAKE_STORES": "aws\n../../evil\n"})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "unknown store SDK" in line and "evil" not in line
+    assert len(pips) == 2  # nothing installed after core and keyturn
 
 
 #: First major release of each pinned action that runs on Node 24 (Node 20 leaves hosted runners in 2026).

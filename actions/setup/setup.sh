@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# keyturn setup action: install keyturn into a fresh venv under $RUNNER_TEMP from the
-# hash-pinned requirements/action.txt (or requirements/scan.txt: the scanner without any cloud
-# SDK), then put the venv on PATH for later steps.
+# keyturn setup action: install keyturn into a fresh venv under $RUNNER_TEMP from hash-pinned
+# locks, then put the venv on PATH for later steps. Without `stores`: requirements/action.txt
+# (everything) or requirements/scan.txt (the scanner without any cloud SDK). With `stores`:
+# requirements/core.txt plus one lock per named store SDK (vault.txt, aws.txt, azure.txt);
+# `stores: auto` asks the just-installed keyturn which ones the manifest needs.
 # Nothing unpinned is downloaded: dependencies need matching hashes and wheels, and keyturn
 # itself is built without build isolation from the pinned setuptools/wheel.
 set -euo pipefail
@@ -24,9 +26,42 @@ case "${KEYTURN_REQUIREMENTS:-action}" in
   *) die "input 'requirements' must be action or scan" ;;
 esac
 
+stores=()
+add_store() { # keep each store SDK once, in the order given
+  local s
+  for s in "${stores[@]}"; do [[ "${s}" == "$1" ]] && return 0; done
+  stores+=("$1")
+}
+
+# `stores`: empty (install the whole lock above), "auto", "none", or store SDK names.
+words=()
+stores_in=${KEYTURN_STORES-}
+read -r -a words <<<"${stores_in//$'\n'/ }" || true
+mode=whole
+if [[ ${#words[@]} -gt 0 ]]; then
+  if [[ "${lock}" != action ]]; then
+    die "input 'stores' cannot be combined with requirements: scan (the scan lock installs no store SDK)"
+  fi
+  mode=named
+  if [[ "${words[*]}" == auto ]]; then
+    mode=auto
+  elif [[ "${words[*]}" != none ]]; then
+    for word in "${words[@]}"; do
+      case "${word}" in
+        vault | openbao) add_store vault ;;
+        aws | azure) add_store "${word}" ;;
+        *) die "input 'stores' must be auto, none, or store names among vault, aws, azure" ;;
+      esac
+    done
+  fi
+fi
+
+manifest=${KEYTURN_MANIFEST:-keyturn.yml}
+if [[ "${mode}" == auto ]] && [[ ! "${manifest}" =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ || "${manifest}" == *..* ]]; then
+  die "input 'manifest' must be a relative path such as keyturn.yml"
+fi
+
 root=$(cd "${GITHUB_ACTION_PATH}/../.." && pwd)
-requirements="${root}/requirements/${lock}.txt"
-[[ -f "${requirements}" ]] || die "missing ${requirements}"
 command -v "${python}" >/dev/null 2>&1 || die "python interpreter '${python}' not found: add actions/setup-python first"
 
 venv="${RUNNER_TEMP}/keyturn-venv"
@@ -34,8 +69,25 @@ src="${RUNNER_TEMP}/keyturn-src"
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 PYTHONUTF8=1
 
+# One pip run over the hash-pinned locks named in "$@". A package pinned by two of them has the
+# same pin and hashes in both (scripts/derive_requirements.py copies them from action.txt).
+install_locks() {
+  local args=() name
+  for name in "$@"; do
+    [[ -f "${root}/requirements/${name}.txt" ]] || die "missing ${root}/requirements/${name}.txt"
+    args+=(-r "${root}/requirements/${name}.txt")
+  done
+  "${venv}/bin/python" -m pip install --quiet --require-hashes --only-binary :all: "${args[@]}"
+}
+
+if [[ "${mode}" == whole ]]; then
+  locks=("${lock}")
+else
+  locks=(core "${stores[@]}")
+fi
+
 "${python}" -m venv --clear "${venv}"
-"${venv}/bin/python" -m pip install --quiet --require-hashes --only-binary :all: -r "${requirements}"
+install_locks "${locks[@]}"
 
 # Build from a copy so that the build leaves no build/ or *.egg-info in the workspace
 # (which a later `keyturn scan` would read).
@@ -47,11 +99,34 @@ done
 "${venv}/bin/python" -m pip install --quiet --no-deps --no-build-isolation "${src}"
 rm -rf "${src}"
 
+if [[ "${mode}" == auto ]]; then
+  # keyturn (core only: it needs no SDK for this) names the store SDKs the manifest needs.
+  errors="${RUNNER_TEMP}/keyturn-setup-stores.err"
+  if ! needed=$("${venv}/bin/keyturn" manifest stores --manifest "${manifest}" 2>"${errors}"); then
+    reason=$(head -n 1 "${errors}")
+    rm -f "${errors}"
+    die "stores: auto could not read the manifest: ${reason#keyturn: error: }"
+  fi
+  rm -f "${errors}"
+  while IFS= read -r store; do
+    case "${store}" in
+      vault | aws | azure) add_store "${store}" ;;
+      "") ;;
+      *) die "keyturn manifest stores printed an unknown store SDK" ;;
+    esac
+  done <<<"${needed}"
+  locks=(core "${stores[@]}")
+  if [[ ${#stores[@]} -gt 0 ]]; then install_locks "${locks[@]}"; fi
+fi
+
 version=$("${venv}/bin/python" -c 'import importlib.metadata as m; print(m.version("keyturn"))')
 printf '%s\n' "${venv}/bin" >>"${GITHUB_PATH}"
 printf 'PYTHONUTF8=1\n' >>"${GITHUB_ENV}"
 if [[ -n "${GITHUB_OUTPUT-}" ]]; then
-  printf 'python-path=%s\n' "${venv}/bin/python" >>"${GITHUB_OUTPUT}"
-  printf 'version=%s\n' "${version}" >>"${GITHUB_OUTPUT}"
+  {
+    printf 'python-path=%s\n' "${venv}/bin/python"
+    printf 'version=%s\n' "${version}"
+    printf 'locks=%s\n' "${locks[*]}"
+  } >>"${GITHUB_OUTPUT}"
 fi
-printf 'keyturn %s installed in %s\n' "${version}" "${venv}"
+printf 'keyturn %s installed in %s (requirements: %s)\n' "${version}" "${venv}" "${locks[*]}"

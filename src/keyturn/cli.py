@@ -186,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", metavar="FILE", type=_output_file)
     c = msub.add_parser("check", help="validate a manifest and exit")
     _manifest_arg(c)
+    st = msub.add_parser("stores", help="print the store SDKs the manifest needs (vault, aws, azure), one a line",
+                         description="Print, one a line, the store SDK extras (vault, aws, azure) that the "
+                         "manifest's stores and its aws-sts / vault-token checks need: what actions/setup "
+                         "installs with `stores: auto`. Needs no SDK itself.")
+    _manifest_arg(st)
 
     p = sub.add_parser("changelog-pr", help="commit the run's audit records, evidence and changelog entry to "
                        "one rolling pull request", description="Append this run's audit records to the "
@@ -503,6 +508,11 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
     m = manifest.load_manifest(args.manifest)
     check_semantics(m)
+    if args.manifest_command == "stores":
+        from keyturn._internal.sdks import store_extras
+
+        sys.stdout.write("".join(f"{extra}\n" for extra in store_extras(m)))
+        return 0
     sys.stdout.write(f"{m.path}: ok — {len(m.model.secrets)} secret(s), {len(m.model.stores)} store(s)\n")
     return 0
 

@@ -7,8 +7,11 @@ the bearer-challenge handshake (a request without the expected token gets 401 wi
 ``WWW-Authenticate: Bearer authorization=..., resource=...``), versions with 32-hex ids,
 ``nextLink`` paging, tags, enable/disable (a disabled version answers 403
 ``SecretDisabled``, and so does get-by-name when the newest version is disabled), soft
-delete, recover and purge (PUT on a deleted-but-recoverable name answers 409), and
-Azure's error bodies. Faults: ``deny`` makes an operation answer 403 ``ForbiddenByRbac``
+delete, recover and purge (PUT on a deleted-but-recoverable name answers 409), the
+``attributes.exp`` / ``nbf`` dates as the REST API has them (integer epoch seconds, recorded
+on PUT and PATCH and returned on every read and listing; anything else answers 400
+``BadParameter``; like Key Vault, an expired secret is still readable), and Azure's error
+bodies. Faults: ``deny`` makes an operation answer 403 ``ForbiddenByRbac``
 naming its data action; ``fail_next`` queues statuses (429 with Retry-After, 503) for the
 next requests. Test-only: imports nothing from keyturn.
 """
@@ -235,6 +238,16 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def _bad_dates(self, attrs: dict[str, Any]) -> bool:
+        """The REST API takes ``exp``/``nbf`` as integer epoch seconds (or null): 400 otherwise."""
+        for key in ("exp", "nbf"):
+            v = attrs.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+                self._error(400, "BadParameter", f"Property attributes.{key} has invalid value {v!r}: expected "
+                            "an integer (seconds since 1970-01-01T00:00:00Z)")
+                return True
+        return False
+
     def _route(self) -> tuple[list[str], dict[str, list[str]]]:
         parts = urllib.parse.urlsplit(self.path)
         segs = [urllib.parse.unquote(p) for p in parts.path.split("/")]
@@ -301,6 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._denied("set", segs[1]):
             return
         body = self._body()
+        if self._bad_dates(body.get("attributes") or {}):
+            return
         kv = self.kv
         with kv.lock:
             s = kv.secrets.get(segs[1].lower())
@@ -321,6 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._denied("update", segs[1]):
             return
         body = self._body()
+        if self._bad_dates(body.get("attributes") or {}):
+            return
         kv = self.kv
         with kv.lock:
             s = kv.secrets.get(segs[1].lower())
@@ -335,6 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
                 v.enabled = bool(attrs["enabled"])
             if "exp" in attrs:
                 v.exp = attrs["exp"]
+            if "nbf" in attrs:
+                v.nbf = attrs["nbf"]
             if body.get("tags") is not None:
                 v.tags = dict(body["tags"])
             if body.get("contentType") is not None:

@@ -79,7 +79,7 @@ class Runtime:
 
     def ref(self, name: str) -> SecretRef:
         sc = self.secret(name)
-        return SecretRef(name=name, path=sc.path, key=self.manifest.entry_key(name))
+        return SecretRef(name=name, path=sc.path, key=self.manifest.entry_key(name), max_age=sc.policy.max_age)
 
     def store_for(self, name: str) -> Store:
         store_name = self.secret(name).store

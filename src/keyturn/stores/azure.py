@@ -18,7 +18,11 @@ the set of version ids (a disabled newest version makes get-by-name 403, so "lat
 not always readable). Soft delete is handled deliberately: a soft-deleted pending sibling
 is purged (or recovered when purge is refused), a soft-deleted journal is recovered, and
 a soft-deleted secret itself is a conflict naming the fix — never a surprise 409.
-``expires_on`` is not set: the Store protocol passes no policy. Imports Azure lazily.
+A promoted version gets ``expires_on`` = promotion time + the secret's ``policy.max_age``
+(``SecretRef.max_age``), so Key Vault's own expiry view, Event Grid's ``SecretNearExpiry`` and
+Azure Policy see when keyturn will rotate it; a restored value keeps the expiry its version
+had (it is that old). Key Vault does not refuse to read an expired secret: the date is
+informational. Imports Azure lazily.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -39,7 +43,7 @@ from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import Conflict, StoreUnavailable, UsageError
 from keyturn.stores.azure_auth import AzureAuth, AzureDefaultAuth, build_credential
 from keyturn.stores.azure_calls import DeletedName, Disabled, NotFound, PurgeRefused, call
-from keyturn.stores.base import RotationId, SecretRef, SecretState, VersionId
+from keyturn.stores.base import RotationId, SecretRef, SecretState, VersionId, utcnow
 from keyturn.values import SecretValue
 
 if TYPE_CHECKING:
@@ -180,14 +184,16 @@ class AzureStore:
         return True
 
     def write(self, ref: SecretRef, kv: str, value: str, tags: dict[str, str],
-            on_deleted: Literal["purge", "recover", "refuse"]) -> tuple[Any, str]:
-        """Write a new version tagged with a fresh write nonce. A soft-deleted name is
-        purged (recovered when purge is refused), recovered, or refused as asked."""
+            on_deleted: Literal["purge", "recover", "refuse"], *, expires_on: datetime | None = None) -> tuple[Any, str]:
+        """Write a new version tagged with a fresh write nonce (and ``expires_on``, when
+        given). A soft-deleted name is purged (recovered when purge is refused), recovered,
+        or refused as asked."""
         nonce = uuid.uuid4().hex
         tags = {**tags, TAG_WRITE: nonce}
         for _ in range(2):
             try:
-                return self._call(ref, "set", kv, lambda: self._client.set_secret(kv, value, tags=tags)), nonce
+                return self._call(ref, "set", kv, lambda: self._client.set_secret(kv, value, tags=tags,
+                                                                                  expires_on=expires_on)), nonce
             except DeletedName:
                 if on_deleted == "refuse":
                     raise self._soft_deleted(ref, kv) from None
@@ -267,6 +273,10 @@ class AzureStore:
                            created_at=latest.properties.created_on)
 
     def read(self, ref: SecretRef, version: VersionId) -> SecretValue:
+        return SecretValue(str(self._version(ref, version).value))
+
+    def _version(self, ref: SecretRef, version: VersionId) -> Any:
+        """One version's bundle (value and properties); StoreUnavailable when disabled or gone."""
         main = self.names(ref)[0]
         try:
             bundle = self.get(ref, main, version)
@@ -275,7 +285,7 @@ class AzureStore:
         if bundle is None or bundle.value is None:
             raise StoreUnavailable(f"version {version} of {main} is disabled or gone (revoked, or changed outside "
                                    "keyturn)", store=self.label, secret=ref.name)
-        return SecretValue(str(bundle.value))
+        return bundle
 
     def journal(self, ref: SecretRef) -> AzureJournal:
         from keyturn.stores.azure_journal import AzureJournal
@@ -313,9 +323,11 @@ class AzureStore:
                 return
         self.purge(ref, kv)
 
-    def _put_current(self, ref: SecretRef, value: str, tags: dict[str, str], ids: list[str]) -> VersionId:
+    def _put_current(self, ref: SecretRef, value: str, tags: dict[str, str], ids: list[str],
+                     expires_on: datetime | None) -> VersionId:
         main = self.names(ref)[0]
-        bundle, nonce = self.write(ref, main, value, {TAG_ROLE: "current", **tags}, on_deleted="refuse")
+        bundle, nonce = self.write(ref, main, value, {TAG_ROLE: "current", **tags}, on_deleted="refuse",
+                                   expires_on=expires_on)
         self.verify_write(ref, main, set(ids), bundle, nonce)
         return VersionId(bundle.properties.version)
 
@@ -323,7 +335,8 @@ class AzureStore:
         main = self.names(ref)[0]
         ids = [p.version for p in self.versions(ref, main)]
         if _head(ids) == expect_head:
-            return self._put_current(ref, value.reveal(), {TAG_ROTATION: rotation_id}, ids)
+            expires_on = utcnow() + ref.max_age if ref.max_age else None
+            return self._put_current(ref, value.reveal(), {TAG_ROTATION: rotation_id}, ids, expires_on)
         latest = self._latest(ref, main)
         if (latest is not None and (latest.properties.tags or {}).get(TAG_ROTATION) == rotation_id
                 and SecretValue(str(latest.value), mask=False).same_as(value)):
@@ -335,12 +348,14 @@ class AzureStore:
     def restore(self, ref: SecretRef, version: VersionId, expect_current: VersionId | None) -> VersionId:
         """Write ``version``'s value as a new version (Key Vault cannot move "latest")."""
         main = self.names(ref)[0]
-        old = self.read(ref, version)
+        bundle = self._version(ref, version)
+        old = SecretValue(str(bundle.value))
         latest = self._latest(ref, main)
         current = latest.properties.version if latest is not None else None
         if current == expect_current:
             ids = [p.version for p in self.versions(ref, main)]
-            return self._put_current(ref, old.reveal(), {TAG_RESTORED: str(version)}, ids)
+            return self._put_current(ref, old.reveal(), {TAG_RESTORED: str(version)}, ids,
+                                     bundle.properties.expires_on)
         if (latest is not None and (latest.properties.tags or {}).get(TAG_RESTORED) == version
                 and SecretValue(str(latest.value), mask=False).same_as(old)):
             return VersionId(latest.properties.version)  # already restored

@@ -34,11 +34,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SecretRef:
-    """Where one manifest secret lives in its store."""
+    """Where one manifest secret lives in its store, and the secret's ``policy.max_age``
+    (a store that can mark a version's expiry, such as Key Vault's ``expires_on``, sets it
+    on the version it promotes; None: the store sets none)."""
 
     name: str
     path: str
     key: str
+    max_age: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ BUILTIN: dict[str, str] = {
     "aws": "keyturn.stores.aws:AwsStore",
     "azure": "keyturn.stores.azure:AzureStore",
 }
+#: type → the optional-dependency extra (and requirements/<extra>.txt lock) holding its SDK.
+EXTRAS: dict[str, str] = {"vault": "vault", "openbao": "vault", "aws": "aws", "azure": "azure"}
 #: the manifest config model of each backend ("module:Class"), one per module; the
 #: module must not import its SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
@@ -40,7 +42,7 @@ def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:
     except KeyError:
         raise UsageError(f"store {name!r}: unknown type {config.type!r}") from None
     module_name, cls_name = target.split(":")
-    extra = {"vault": "vault", "openbao": "vault"}.get(config.type, config.type)
+    extra = EXTRAS[config.type]
     try:
         module = importlib.import_module(module_name)
         store: Store = getattr(module, cls_name)(name, config, environ)  # SDKs are imported here, lazily

@@ -15,6 +15,10 @@ from keyturn.manifest import (
 )
 from keyturn.validators.base import Check
 
+#: check config type → the optional-dependency extra holding the SDK it calls (checks not
+#: listed need nothing beyond keyturn's core and GitHub dependencies).
+EXTRAS: dict[type[Any], str] = {AwsStsCheckConfig: "aws", VaultTokenCheckConfig: "vault"}
+
 
 def build_check(config: Any, base_dir: Path, environ: Mapping[str, str] | None = None) -> Check:
     """``environ`` (default ``os.environ`` at run time) feeds GITHUB_*, AWS_* and VAULT_* defaults."""
