@@ -2,8 +2,8 @@
 
 A finder takes ``(line, whole text, offset of the line in text, path)`` and yields hits
 ``(start, end, value, extra_lines)`` within the line. Values stay inside the scanner:
-the engine turns them into keyed fingerprints at once. Imports only the stdlib and
-:mod:`keyturn.scan.filters`; never stores, targets or cloud SDKs.
+the engine turns them into keyed fingerprints at once. Imports only the stdlib,
+:mod:`keyturn.scan.filters` and :mod:`keyturn.scan.checksums`; never stores, targets or cloud SDKs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from keyturn.scan import filters
+from keyturn.scan.checksums import npm_crc32
 
 #: (start, end, value) of a secret inside a line, plus how many lines it spans after it.
 Hit = tuple[int, int, str, int]
@@ -163,4 +164,6 @@ def find_npm(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]
         value = m.group(g)
         if filters.is_false_positive(value, body=value[4:] if g == 1 else value):
             continue
+        if g == 1 and not npm_crc32(value[4:]):
+            continue  # npm_ tokens end in a CRC32 of the rest: a failed one was never issued
         yield m.start(g), m.end(g), value, 0
