@@ -134,6 +134,13 @@ def test_engine_npm_and_pypi(engine: Engine) -> None:
     assert [x.detector for x in engine.scan_text(".npmrc", f"//r/:_authToken={npm}\n")] == ["npm-token"]
     assert engine.scan_text(".npmrc", f"//r/:_authToken={_broken(npm)}\n") == []
     assert engine.scan_text(".env", f"NPM_TOKEN={_broken(npm)}\n") == []
+    # a broken ghp_ is reported neither as the .npmrc context token nor inside a URL
+    gh = _broken(f.github())
+    assert engine.scan_text(".npmrc", f"//npm.pkg.github.com/:_authToken={gh}\n") == []
+    assert engine.scan_text("a.sh", f"git clone https://x-access-token:{gh}@github.com/o/r.git\n") == []
+    good = f.github()
+    url = f"git clone https://x-access-token:{good}@github.com/o/r.git\n"
+    assert "github-token" in {x.detector for x in engine.scan_text("a.sh", url)}
     pypi = "pypi-" + macaroon()
     assert [x.detector for x in engine.scan_text(".pypirc", f"password = {pypi}\n")] == ["pypi-token"]
     noise = "pypi-AgEIcHlwaS5vcmc" + f.s(150)

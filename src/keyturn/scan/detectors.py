@@ -96,6 +96,7 @@ def _github_checksum(value: str, line: str) -> bool:
 def _pypi_checksum(value: str, line: str) -> bool:
     return pypi_macaroon(value[len("pypi-") :])
 
+
 BUILTIN: tuple[Detector, ...] = (
     Detector(
         "github-token",

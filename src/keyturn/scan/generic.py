@@ -11,9 +11,9 @@ be a code reference or a known non-secret (``NextToken``, ``key_id``, ``secret_n
 (``CLIENT_SECRET: &str = "…"``, Go ``apiKey string = "…"``), Postman/JSON ``{"key": "x-api-key",
 "value": "…"}``, ``.netrc`` ``machine … login … password …`` and JSON-escaped notebook source
 (``TOKEN = \\"…\\"``). Stripe test/publishable keys (``sk_test_``, ``pk_live_``…) are never
-generic findings, nor is a ``ghp_…`` / ``npm_…`` / ``pypi-…`` value whose format checksum fails
-(:func:`keyturn.scan.checksums.fails_format_checksum`). Unquoted values count only in config-like files and shell
-``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
+generic findings, nor is a ``ghp_…`` / ``npm_…`` / ``pypi-…`` value whose format checksum
+fails (:func:`keyturn.scan.checksums.fails_format_checksum`). Unquoted values count only in
+config-like files and shell ``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
 Imports only the stdlib and keyturn.scan modules; never stores, targets or SDKs.
 """
 
