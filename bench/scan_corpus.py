@@ -152,6 +152,25 @@ def _checksummed(rng: random.Random, prefix: str) -> str:
     return prefix + body + _base62(zlib.crc32(body.encode()), 6)
 
 
+def _pypi_token(filler: str) -> str:
+    """PyPI's token structure: ``pypi-`` + base64url of a V2 macaroon (location pypi.org, a UUID
+    identifier, one caveat, a 32-byte signature), derived from ``filler`` (same RNG draws as the
+    unstructured values this corpus used before PyPI's structure was checked)."""
+    def fld(kind: int, data: bytes) -> bytes:
+        n, size = len(data), b""
+        while True:
+            b, n = n & 0x7F, n >> 7
+            size += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return bytes([kind]) + size + data
+    digest = hashlib.sha256(filler.encode()).digest()
+    ident = str(uuid.UUID(bytes=digest[:16], version=4)).encode()
+    caveat = ('{"version":1,"permissions":{"projects":["' + filler[:40] + '"]}}').encode()
+    raw = (b"\x02" + fld(1, b"pypi.org") + fld(2, ident) + b"\x00"
+           + fld(2, caveat) + b"\x00" + b"\x00" + fld(6, digest))
+    return "pypi-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def _b64url_json(obj: dict) -> str:
     raw = json.dumps(obj, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -198,7 +217,7 @@ def gen_secret(kind: str, rng: random.Random) -> str:
     if kind == "npm-token":
         return _checksummed(rng, "npm_")
     if kind == "pypi-token":
-        return "pypi-AgEIcHlwaS5vcmcCJD" + _rs(rng, B64URL, rng.choice([150, 162, 179]))
+        return _pypi_token(_rs(rng, B64URL, rng.choice([150, 162, 179])))
     if kind == "jwt":
         alg = rng.choice(["HS256", "RS256", "ES256"])
         head = _b64url_json({"alg": alg, "typ": "JWT"})

@@ -35,6 +35,7 @@ import random
 import shutil
 import string
 import uuid
+import zlib
 from pathlib import Path
 
 KINDS = (
@@ -51,6 +52,42 @@ HEX = "0123456789abcdef"
 B32 = string.ascii_uppercase + "234567"
 
 
+def _crc62(text: str) -> str:
+    """base62 (0-9A-Za-z) of CRC32(text), zero-padded to 6: the GitHub/npm token checksum."""
+    n, out = zlib.crc32(text.encode()), ""
+    while n:
+        n, d = divmod(n, 62)
+        out = (string.digits + string.ascii_uppercase + string.ascii_lowercase)[d] + out
+    return out.rjust(6, "0")
+
+
+def _checksummed(prefix: str, body36: str) -> str:
+    """``prefix`` + 30 random characters + their CRC32 checksum (a real token's shape and checksum)."""
+    return prefix + body36[:30] + _crc62(body36[:30])
+
+
+def _uvarint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _pypi_token(filler: str) -> str:
+    """A PyPI token's structure: pypi- + base64url of a V2 macaroon (location pypi.org, a UUID
+    identifier, one caveat, a 32-byte signature), all derived from ``filler``."""
+    def field(kind: int, data: bytes) -> bytes:
+        return bytes([kind]) + _uvarint(len(data)) + data
+    digest = hashlib.sha256(filler.encode()).digest()
+    ident = str(uuid.UUID(bytes=digest[:16], version=4)).encode()
+    caveat = ('{"version":1,"permissions":{"projects":["' + filler + '"]}}').encode()
+    raw = (b"\x02" + field(1, b"pypi.org") + field(2, ident) + b"\x00"
+           + field(2, caveat) + b"\x00" + b"\x00" + field(6, digest))
+    return "pypi-" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def rs(rng: random.Random, n: int, alpha: str = B62) -> str:
     return "".join(rng.choice(alpha) for _ in range(n))
 
@@ -64,7 +101,7 @@ class Secrets:
         r = self.r
         if r.random() < 0.25:
             return "github_pat_" + rs(r, 22) + "_" + rs(r, 59)
-        return r.choice(["ghp_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"]) + rs(r, 36)
+        return _checksummed(r.choice(["ghp_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"]), rs(r, 36))
 
     def gitlab(self) -> str:
         return "glpat-" + rs(self.r, 20, B62 + "-_")
@@ -125,10 +162,10 @@ class Secrets:
                 f"0{r.randint(0, 9)}:00:00Z&st=2026-01-{day:02d}T00:00:00Z&spr=https&sig={sig}")
 
     def npm(self) -> str:
-        return "npm_" + rs(self.r, 36)
+        return _checksummed("npm_", rs(self.r, 36))
 
     def pypi(self) -> str:
-        return "pypi-AgEIcHlwaS5vcmc" + rs(self.r, self.r.randint(60, 160), B64URL)
+        return _pypi_token(rs(self.r, self.r.randint(60, 160), B64URL))
 
     def jwt(self) -> str:
         r = self.r

@@ -137,7 +137,7 @@ def test_scan_action_fails_on_findings_with_redacted_sarif(tmp_path: Path) -> No
 
     ws = tmp_path / "ws"
     ws.mkdir()
-    token = "ghp_" + "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d"  # split: the repo's own scan stays clean
+    token = "ghp_" + "6oScBVX4ANCc9vIFShP88xbjV0fhZ746ydeV"  # split: the repo's own scan stays clean
     subprocess.run(["git", "init", "-q", str(ws)], check=True)
     (ws / "config.py").write_text(f'GITHUB_TOKEN = "{token}"\n', encoding="utf-8")
     (ws / ".keyturn-action").mkdir()

@@ -12,6 +12,7 @@ import os
 import random
 import string
 import subprocess
+import zlib
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,17 @@ from keyturn.scan import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALNUM = string.ascii_letters + string.digits
+B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def crc32_b62(body: str) -> str:
+    """GitHub/npm token checksum: base62 of CRC32(body), zero-padded to 6 (computed here,
+    independently of keyturn.scan.checksums)."""
+    n, out = zlib.crc32(body.encode()), ""
+    while n:
+        n, r = divmod(n, 62)
+        out = B62[r] + out
+    return out.rjust(6, "0")
 
 
 @dataclass
@@ -57,8 +69,14 @@ class Fakes:
     def s(self, n: int, alphabet: str = ALNUM) -> str:
         return "".join(self.r.choice(alphabet) for _ in range(n))
 
-    def github(self) -> str:
-        return "ghp_" + self.s(36)
+    def github(self, prefix: str = "ghp_") -> str:
+        """A classic GitHub token with a valid CRC32 checksum (never issued)."""
+        body = self.s(30)
+        return prefix + body + crc32_b62(body)
+
+    def npm(self) -> str:
+        body = self.s(30)
+        return "npm_" + body + crc32_b62(body)
 
     def stripe(self) -> str:
         return "sk_live_" + self.s(24)

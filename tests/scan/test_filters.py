@@ -172,7 +172,7 @@ def test_sample_directories_skip_generic_only() -> None:
     assert is_example_file("docs/examples/use-defaults.yml")
     assert not is_example_file("roles/x/tasks/main.yml")
     engine = Engine(b"k")
-    text = 'api_token: "Qx7LmZr2TbW9nVc4Pk8sYd3F"\nGH = "ghp_' + "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2Yz" + '"\n'
+    text = 'api_token: "Qx7LmZr2TbW9nVc4Pk8sYd3F"\nGH = "ghp_' + "kASAOsE1nYEZ9GlGHpYaax7LBejYWo1Y2ELt" + '"\n'
     assert {f.detector for f in engine.scan_text("app/config.yml", text)} == {"generic-secret", "github-token"}
     assert {f.detector for f in engine.scan_text("app/molecule/default/config.yml", text)} == {"github-token"}
 

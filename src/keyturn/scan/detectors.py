@@ -3,8 +3,10 @@
 Each :class:`Detector` pairs loose, bounded *prefilter patterns* (compiled together
 into one Hyperscan database by :mod:`keyturn.scan.prefilter`) with a precise finder run
 only on the lines where one of them matched, plus validation that drops documented
-examples and placeholders. Imports only the stdlib, :mod:`keyturn.scan.filters` and
-:mod:`keyturn.scan.finders`; never stores, targets or cloud SDKs.
+examples and placeholders; formats with a documented checksum (GitHub, npm, PyPI) must
+satisfy it (:mod:`keyturn.scan.checksums`). Imports only the stdlib,
+:mod:`keyturn.scan.filters`, :mod:`keyturn.scan.finders` and :mod:`keyturn.scan.checksums`;
+never stores, targets or cloud SDKs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from keyturn.scan import filters
+from keyturn.scan.checksums import github_crc32, pypi_macaroon
 from keyturn.scan.finders import (
     Finder,
     Hit,
@@ -81,6 +84,19 @@ def _regex_finder(
 
 _B64 = "A-Za-z0-9+/"
 
+
+def _github_checksum(value: str, line: str) -> bool:
+    """Classic 40-character tokens (``ghp_`` + 36) carry a CRC32: see :func:`github_crc32`.
+    ``github_pat_`` and longer classic-looking bodies have no documented checksum."""
+    if value.startswith("github_pat_") or len(value) != 40:
+        return True
+    return github_crc32(value[4:])
+
+
+def _pypi_checksum(value: str, line: str) -> bool:
+    return pypi_macaroon(value[len("pypi-") :])
+
+
 BUILTIN: tuple[Detector, ...] = (
     Detector(
         "github-token",
@@ -90,6 +106,7 @@ BUILTIN: tuple[Detector, ...] = (
         _regex_finder(
             r"(?<![A-Za-z0-9_])((?:gh[pousr]_[A-Za-z0-9]{36,251})|(?:github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59,}))(?![A-Za-z0-9])",
             prefix=r"gh[pousr]_|github_pat_",
+            validate=_github_checksum,
         ),
         9.0,
         ds_types=("GitHub Token",),
@@ -222,7 +239,11 @@ BUILTIN: tuple[Detector, ...] = (
         "PyPI token",
         "A PyPI or TestPyPI API token.",
         cs(r"pypi-Ag[A-Za-z0-9_\-]{60}"),
-        _regex_finder(r"(?<![A-Za-z0-9_-])(pypi-Ag[A-Za-z0-9_\-]{60,})", prefix="pypi-Ag[A-Za-z0-9]{15}"),
+        _regex_finder(
+            r"(?<![A-Za-z0-9_-])(pypi-Ag[A-Za-z0-9_\-]{60,})",
+            prefix="pypi-Ag[A-Za-z0-9]{15}",
+            validate=_pypi_checksum,
+        ),
         8.5,
         ds_types=("PyPI Token",),
     ),

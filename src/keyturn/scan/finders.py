@@ -2,8 +2,8 @@
 
 A finder takes ``(line, whole text, offset of the line in text, path)`` and yields hits
 ``(start, end, value, extra_lines)`` within the line. Values stay inside the scanner:
-the engine turns them into keyed fingerprints at once. Imports only the stdlib and
-:mod:`keyturn.scan.filters`; never stores, targets or cloud SDKs.
+the engine turns them into keyed fingerprints at once. Imports only the stdlib,
+:mod:`keyturn.scan.filters` and :mod:`keyturn.scan.checksums`; never stores, targets or cloud SDKs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from keyturn.scan import filters
+from keyturn.scan.checksums import fails_format_checksum, npm_crc32
 
 #: (start, end, value) of a secret inside a line, plus how many lines it spans after it.
 Hit = tuple[int, int, str, int]
@@ -103,6 +104,8 @@ def _url_password_ok(pw: str) -> bool:
         return False
     if pw.isalpha() and pw.islower() and len(pw) <= 10 and (pw.startswith("my") or pw in ("other", "secure")):
         return False  # password=mypass / myuser:mysecret: the placeholder spelling of docs
+    if fails_format_checksum(pw):
+        return False  # a ghp_/npm_/pypi- value whose checksum fails was never issued
     return not filters.is_known_example(pw) and len(set(pw)) > 2
 
 
@@ -163,4 +166,7 @@ def find_npm(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]
         value = m.group(g)
         if filters.is_false_positive(value, body=value[4:] if g == 1 else value):
             continue
+        broken = not npm_crc32(value[4:]) if g == 1 else fails_format_checksum(value)
+        if broken:
+            continue  # npm_ (and ghp_…) tokens end in a CRC32 of the rest: a failed one was never issued
         yield m.start(g), m.end(g), value, 0

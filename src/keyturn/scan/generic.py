@@ -11,8 +11,9 @@ be a code reference or a known non-secret (``NextToken``, ``key_id``, ``secret_n
 (``CLIENT_SECRET: &str = "…"``, Go ``apiKey string = "…"``), Postman/JSON ``{"key": "x-api-key",
 "value": "…"}``, ``.netrc`` ``machine … login … password …`` and JSON-escaped notebook source
 (``TOKEN = \\"…\\"``). Stripe test/publishable keys (``sk_test_``, ``pk_live_``…) are never
-generic findings. Unquoted values count only in config-like files and shell
-``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
+generic findings, nor is a ``ghp_…`` / ``npm_…`` / ``pypi-…`` value whose format checksum
+fails (:func:`keyturn.scan.checksums.fails_format_checksum`). Unquoted values count only in
+config-like files and shell ``export``/Dockerfile ``ARG`` lines. Deliberately strict: zero findings on botocore/django.
 Imports only the stdlib and keyturn.scan modules; never stores, targets or SDKs.
 """
 
@@ -22,6 +23,7 @@ import re
 from collections.abc import Iterator
 
 from keyturn.scan import filters
+from keyturn.scan.checksums import fails_format_checksum
 from keyturn.scan.detectors import Detector, Hit, ci
 from keyturn.scan.finders import find_aws_secret
 
@@ -161,6 +163,8 @@ def is_example_file(path: str) -> bool:
 def _good(value: str, name: str = "") -> bool:
     if value.startswith(_NOT_SECRET_PREFIXES) or filters.is_false_positive(value):
         return False
+    if fails_format_checksum(value):
+        return False  # shaped like a GitHub/npm/PyPI token but never issued
     if filters.looks_random(value):
         return True
     return bool(name) and _STRONG_NAME.search(name) is not None and filters.random_letters_value(value)

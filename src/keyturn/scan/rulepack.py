@@ -12,7 +12,8 @@ documented) and one or more ``[[rules]]``:
 ``prefix``              regex for the fixed part stripped before placeholder checks (default: the
                         keyword the value starts with)
 ``entropy``             minimum Shannon entropy (bits/char) of the part after the prefix
-``checksum``            a format checksum the value must satisfy (see :data:`CHECKSUMS`)
+``checksum``            a documented format checksum the part after the prefix must satisfy
+                        (a name in :data:`keyturn.scan.checksums.CHECKSUMS`)
 ``context``             words one of which must occur on the line or just before it (formats
                         without a distinctive prefix)
 ``confidence``          ``high`` | ``medium`` | ``low``; ``severity`` 0-10
@@ -24,19 +25,21 @@ Imports the stdlib and keyturn.scan modules only; never stores, targets or SDKs.
 
 from __future__ import annotations
 
-import binascii
 import functools
 import re
 import tomllib
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 
 from keyturn.scan import filters
+from keyturn.scan.checksums import CHECKSUMS, age_bech32, crc32_base62, pypi_macaroon
 from keyturn.scan.detectors import Detector, Finder, Hit
 
-__all__ = ["CHECKSUMS", "Rule", "RuleError", "load_rules", "rule_detector", "rule_detectors"]
+__all__ = [
+    "CHECKSUMS", "Rule", "RuleError", "age_bech32", "crc32_base62", "load_rules", "pypi_macaroon",
+    "rule_detector", "rule_detectors",
+]
 
 _FILE_KEYS = frozenset({"provider", "docs", "rules"})
 _RULE_KEYS = frozenset(
@@ -51,66 +54,6 @@ _SEVERITY = {"high": 8.5, "medium": 7.0, "low": 5.0}
 
 class RuleError(ValueError):
     """A rule file is malformed (message names the file and the key)."""
-
-
-_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _base62(n: int, width: int) -> str:
-    out = ""
-    while n:
-        n, r = divmod(n, 62)
-        out = _B62[r] + out
-    return out.rjust(width, "0")
-
-
-def crc32_base62(body: str) -> bool:
-    """GitHub-style tokens (``ghp_``, ``npm_``): the last 6 chars are base62(CRC32(the rest))."""
-    if len(body) < 8:
-        return False
-    payload, check = body[:-6], body[-6:]
-    return _base62(zlib.crc32(payload.encode("ascii", "replace")), 6) == check
-
-
-def pypi_macaroon(body: str) -> bool:
-    """PyPI tokens are base64url macaroons whose location is pypi.org / test.pypi.org."""
-    import base64
-
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except (binascii.Error, ValueError):
-        return False
-    return b"pypi.org" in raw[:80]
-
-
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-
-def _bech32_polymod(values: list[int]) -> int:
-    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if (top >> i) & 1 else 0
-    return chk
-
-
-def age_bech32(body: str) -> bool:
-    """age identities are Bech32 with the human-readable part ``age-secret-key-``."""
-    hrp, data = "age-secret-key-", body.lower()
-    if not data or any(c not in _BECH32 for c in data):
-        return False
-    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [_BECH32.index(c) for c in data]
-    return _bech32_polymod(values) == 1
-
-
-CHECKSUMS: dict[str, Callable[[str], bool]] = {
-    "crc32-base62": crc32_base62,
-    "pypi-macaroon": pypi_macaroon,
-    "age-bech32": age_bech32,
-}
 
 
 @dataclass(frozen=True)
