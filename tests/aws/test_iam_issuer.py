@@ -362,3 +362,57 @@ def test_the_documented_manifest_checks(tmp_path: Path) -> None:
                        env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "boto3" not in r.stderr
+
+
+def test_canary_no_secret_access_key_reaches_any_output_in_actions(tmp_path: Path, moto: Any) -> None:
+    """I5 for the IAM issuer, inside GitHub Actions: every secret access key keyturn issued
+    (and the adopted one) is masked, and neither it nor a derived form (base64, URL, hex,
+    JSON-escaped) is in stdout, stderr, the step summary, step outputs, audit or evidence."""
+    import base64
+
+    from keyturn.values import derived_forms
+
+    ws, old = _ws(tmp_path, moto)
+    assert old is not None
+    gh_out, gh_sum = tmp_path / "gh-output", tmp_path / "gh-summary"
+    ws.env.update({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(gh_out), "GITHUB_STEP_SUMMARY": str(gh_sum)})
+    outputs: list[tuple[str, str]] = []
+
+    def run(*args: str, expect: int | None = 0, fault: str | None = None) -> None:
+        r = ws.run(*args, fault=fault)
+        outputs.extend([(f"stdout of {args}", r.stdout), (f"stderr of {args}", r.stderr)])
+        if expect is not None:
+            assert r.returncode == expect, (args, r.returncode, r.stderr[-2000:])
+
+    run("rotate", ws.name)
+    run("rotate", ws.name, "--dry-run")
+    run("status", "--format", "json")
+    (ws.root / "fail-verify").touch()
+    run("rotate", ws.name, expect=1)
+    (ws.root / "fail-verify").unlink()
+    (ws.root / "fail-smoke").touch()
+    run("--debug", "rotate", ws.name, expect=1)
+    (ws.root / "fail-smoke").unlink()
+    run("rotate", ws.name, fault="issued", expect=None)
+    run("rotate", ws.name)
+    run("finalize", "--force")
+    run("rotate", ws.name, "--mode", "emergency", "--reason", "canary leak drill")
+    run("audit", "verify")
+    assert list(ws.keys()) == [ws.current_key()], "emergency left only the new key alive"
+    secrets = ws.seen_secrets()
+    assert len(secrets) >= 5, "the canary must have seen several issued keys"
+    secrets.add(old["secret_access_key"])
+    for f in [gh_out, gh_sum, *sorted((ws.root / "logs").rglob("*"))]:
+        if f.is_file():
+            outputs.append((str(f), f.read_text(errors="replace")))
+    outputs.append(("journal", json.dumps(ws.journal())))
+    masked = "\n".join(t for _, t in outputs)
+    for secret in secrets - {old["secret_access_key"]}:
+        assert f"::add-mask::{secret}" in masked, "every issued secret is masked in Actions"
+    for label, text in outputs:
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
+        for secret in secrets:
+            for form in derived_forms(secret):
+                if len(form) >= 8:
+                    assert form not in text, f"a secret access key form leaked into {label}"
+            assert base64.b64encode(secret.encode()).decode()[:40] not in text, label

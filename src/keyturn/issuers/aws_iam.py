@@ -185,7 +185,8 @@ class AwsIamKeyIssuer:
     def issue(self, request: IssueRequest) -> Issued:
         keys = self.keys()
         if request.resumed:
-            since = request.started - SKEW
+            started = request.started if request.started.tzinfo else request.started.replace(tzinfo=timezone.utc)
+            since = started - SKEW
             lost = [k["AccessKeyId"] for k in keys if k["AccessKeyId"] not in request.known and (
                 k["AccessKeyId"] == request.lost
                 or (isinstance(k.get("CreateDate"), datetime) and k["CreateDate"] >= since))]
