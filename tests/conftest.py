@@ -17,6 +17,7 @@ import pytest
 
 from keyturn._internal.devserver import Server, start_openbao
 from tests.fakes.github_api import FakeGitHub
+from tests.pg_support import PgServer, postgres_session
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,13 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    """A real PostgreSQL cluster (Debian's) on 127.0.0.1, scram-sha-256 only; skipped with
+    the reason when the server binaries are not installed."""
+    yield from postgres_session()
 
 
 @pytest.fixture

@@ -17,11 +17,15 @@ from keyturn.issuers.base import Issuer
 #: generator type → ("module:Class", optional dependency extra or "")
 BUILTIN: dict[str, tuple[str, str]] = {
     "manual": ("keyturn.issuers.manual:ManualIssuer", ""),
+    "postgres-password": ("keyturn.issuers.postgres:PostgresPasswordIssuer", "postgres"),
+    "vault-database-static-role": ("keyturn.issuers.vault_database:VaultDatabaseStaticRoleIssuer", "vault,postgres"),
 }
 #: each issuer's manifest config model ("module:Class"); the module must not import an
 #: SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
     "keyturn.issuers.manual:ManualGen",
+    "keyturn.issuers.postgres:PostgresPasswordGen",
+    "keyturn.issuers.vault_database:VaultDatabaseStaticRoleGen",
 )
 
 
