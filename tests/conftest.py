@@ -17,7 +17,6 @@ import pytest
 
 from keyturn._internal.devserver import Server, start_openbao
 from tests.fakes.github_api import FakeGitHub
-from tests.pg_support import PgServer, postgres_session
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,9 +31,12 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PgServer]:
-    """A real PostgreSQL cluster (Debian's) on 127.0.0.1, scram-sha-256 only; skipped with
-    the reason when the server binaries are not installed."""
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL cluster (Debian's) on 127.0.0.1, scram-sha-256 only
+    (:class:`tests.pg_support.PgServer`); skipped with the reason when the server binaries
+    are not installed."""
+    from tests.pg_support import postgres_session  # imports the workspace helpers, which import this module
+
     yield from postgres_session()
 
 

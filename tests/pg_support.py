@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import json
 import os
 import pwd
 import secrets
@@ -23,10 +24,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.invariants_support import Workspace
 
 PR_SET_PDEATHSIG = 1
 ADMIN = "keyturn_admin"
@@ -213,3 +217,89 @@ def postgres_session() -> Iterator[PgServer]:
         yield server
     finally:
         server.stop()
+
+
+# -- a keyturn workspace whose secret is a postgres-password credential ----------------------
+
+MANIFEST = """\
+version: 1
+audit:
+  log: logs/audit.jsonl
+  evidence_dir: logs/evidence
+stores:
+  bao:
+    type: openbao
+    mount: secret
+secrets:
+  APPDB:
+    store: bao
+    path: {path}
+    generator: {{type: postgres-password, users: [{users}]{extra}}}
+    policy: {{max_age: 90d, grace: 24h}}
+    targets:
+      - file: deploy/app.env
+        fields: {{DB_USER: username, DB_PASSWORD: password}}
+"""
+
+
+class PgWorkspace(Workspace):
+    """A workspace (the session's OpenBao as store) whose secret ``APPDB`` is a
+    ``postgres-password`` credential; ``seen`` collects every password the test handled."""
+
+    def __init__(self, root: Path, openbao: Any, pgs: PgServer, users: list[str], *, extra: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(root, openbao, name="APPDB", extra_env=dict(pgs.admin_env, **(env or {})))
+        self.pg = pgs
+        self.users = users
+        (root / "keyturn.yml").write_text(MANIFEST.format(path=self.path, users=", ".join(users), extra=extra))
+        self.seen: set[str] = set()  # every password this test handled: none may show anywhere
+
+    def value(self) -> dict[str, str]:
+        text = self.reader()
+        assert text is not None
+        data = json.loads(text)
+        self.seen.add(data["password"])
+        return data
+
+    def previous(self) -> dict[str, str] | None:
+        text = self.previous_value()
+        if text is None:
+            return None
+        data = json.loads(text)
+        self.seen.add(data["password"])
+        return data
+
+    def works(self, cred: dict[str, str]) -> bool:
+        return self.pg.login_ok(cred["username"], cred["password"])
+
+    def comment(self, user: str) -> str:
+        rows = self.pg.sql("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = :n", n=user)
+        return rows[0][0] or ""
+
+    def assert_nothing_leaked(self, *outputs: str) -> None:
+        log = self.pg.server_log()
+        written = "\n".join(p.read_text(errors="replace") for p in self.root.rglob("*")
+                            if p.is_file() and not p.name.endswith(".env"))
+        for password in self.seen:
+            assert password not in log, "a password reached the PostgreSQL server log"
+            assert password not in written, "a password reached the audit log, evidence or another file"
+            assert password not in json.dumps(self.journal()), "a password reached the journal"
+            for out in outputs:
+                assert password not in out, "a password reached stdout or stderr"
+
+
+def make_logins(pgs: PgServer, *names: str) -> dict[str, str]:
+    """Login roles with a known first password each (consumers' state before keyturn)."""
+    out = {}
+    for name in names:
+        password = secrets.token_urlsafe(18)
+        pgs.create_login(name, password)
+        out[name] = password
+    return out
+
+
+def unique_users(n: int) -> list[str]:
+    tag = uuid.uuid4().hex[:8]
+    return [f"app_{tag}_{c}" for c in "ab"[:n]]
+
+

@@ -4,100 +4,18 @@ connection, ``log_statement=all``) whose logins prove which passwords live."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.invariants_support import Workspace
-from tests.pg_support import PgServer
-
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
-  APPDB:
-    store: bao
-    path: {path}
-    generator: {{type: postgres-password, users: [{users}]{extra}}}
-    policy: {{max_age: 90d, grace: 24h}}
-    targets:
-      - file: deploy/app.env
-        fields: {{DB_USER: username, DB_PASSWORD: password}}
-"""
-
-
-class PgWorkspace(Workspace):
-    def __init__(self, root: Path, openbao: Any, pgs: PgServer, users: list[str], *, extra: str = "",
-                 env: dict[str, str] | None = None) -> None:
-        super().__init__(root, openbao, name="APPDB", extra_env=dict(pgs.admin_env, **(env or {})))
-        self.pg = pgs
-        self.users = users
-        (root / "keyturn.yml").write_text(MANIFEST.format(path=self.path, users=", ".join(users), extra=extra))
-        self.seen: set[str] = set()  # every password this test handled: none may show anywhere
-
-    def value(self) -> dict[str, str]:
-        text = self.reader()
-        assert text is not None
-        data = json.loads(text)
-        self.seen.add(data["password"])
-        return data
-
-    def previous(self) -> dict[str, str] | None:
-        text = self.previous_value()
-        if text is None:
-            return None
-        data = json.loads(text)
-        self.seen.add(data["password"])
-        return data
-
-    def works(self, cred: dict[str, str]) -> bool:
-        return self.pg.login_ok(cred["username"], cred["password"])
-
-    def comment(self, user: str) -> str:
-        rows = self.pg.sql("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = :n", n=user)
-        return rows[0][0] or ""
-
-    def assert_nothing_leaked(self, *outputs: str) -> None:
-        log = self.pg.server_log()
-        written = "\n".join(p.read_text(errors="replace") for p in self.root.rglob("*")
-                            if p.is_file() and not p.name.endswith(".env"))
-        for password in self.seen:
-            assert password not in log, "a password reached the PostgreSQL server log"
-            assert password not in written, "a password reached the audit log, evidence or another file"
-            assert password not in json.dumps(self.journal()), "a password reached the journal"
-            for out in outputs:
-                assert password not in out, "a password reached stdout or stderr"
-
-
-def _roles(pgs: PgServer, *names: str) -> dict[str, str]:
-    """Login roles with a known first password each (consumers' state before keyturn)."""
-    out = {}
-    for name in names:
-        password = secrets.token_urlsafe(18)
-        pgs.create_login(name, password)
-        out[name] = password
-    return out
-
-
-def _users(n: int) -> list[str]:
-    tag = uuid.uuid4().hex[:8]
-    return [f"app_{tag}_{c}" for c in "ab"[:n]]
-
+from tests.pg_support import PgServer, PgWorkspace, make_logins, unique_users
 
 def test_alternating_users_take_turns_and_finalize_scrambles_the_previous(tmp_path: Path, openbao: Any,
                                                                          postgres: PgServer) -> None:
-    users = _users(2)
-    before = _roles(postgres, *users)
+    users = unique_users(2)
+    before = make_logins(postgres, *users)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     ws.seen.update(before.values())
     outputs = []
@@ -143,8 +61,8 @@ def test_alternating_users_take_turns_and_finalize_scrambles_the_previous(tmp_pa
 
 def test_the_password_reaches_postgres_only_as_a_scram_verifier(tmp_path: Path, openbao: Any,
                                                                 postgres: PgServer) -> None:
-    users = _users(2)
-    _roles(postgres, *users)
+    users = unique_users(2)
+    make_logins(postgres, *users)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     r = ws.rotate()
     assert r.returncode == 0, r.stderr
@@ -159,8 +77,8 @@ def test_the_password_reaches_postgres_only_as_a_scram_verifier(tmp_path: Path, 
 
 def test_single_user_mode_replaces_the_password_in_place(tmp_path: Path, openbao: Any,
                                                          postgres: PgServer) -> None:
-    users = _users(1)
-    before = _roles(postgres, *users)
+    users = unique_users(1)
+    before = make_logins(postgres, *users)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     old = {"username": users[0], "password": before[users[0]]}
     ws.seen.add(old["password"])
@@ -184,8 +102,8 @@ ROTATE_POINTS = ["issued", "created", "verified", "promote-write", "promoted", "
 @pytest.mark.slow
 def test_a_rotation_killed_at_each_boundary_converges_without_a_second_live_password(
         tmp_path: Path, openbao: Any, postgres: PgServer) -> None:
-    users = _users(2)
-    _roles(postgres, *users)
+    users = unique_users(2)
+    make_logins(postgres, *users)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     outputs = []
     assert ws.rotate().returncode == 0
@@ -217,8 +135,8 @@ FINALIZE_POINTS = ["finalize-begun", "retire-targets", "retire-issuer", "retire-
 
 @pytest.mark.slow
 def test_a_finalize_killed_at_each_boundary_converges(tmp_path: Path, openbao: Any, postgres: PgServer) -> None:
-    users = _users(2)
-    _roles(postgres, *users)
+    users = unique_users(2)
+    make_logins(postgres, *users)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     assert ws.rotate().returncode == 0
     for point in FINALIZE_POINTS:
@@ -236,8 +154,8 @@ def test_a_finalize_killed_at_each_boundary_converges(tmp_path: Path, openbao: A
 
 def test_bad_admin_credentials_fail_in_one_line_before_any_write(tmp_path: Path, openbao: Any,
                                                                   postgres: PgServer) -> None:
-    users = _users(2)
-    _roles(postgres, *users)
+    users = unique_users(2)
+    make_logins(postgres, *users)
     wrong = "wrong-" + secrets.token_hex(8)
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users, env={"PGPASSWORD": wrong})
     r = ws.rotate()
@@ -252,8 +170,8 @@ def test_bad_admin_credentials_fail_in_one_line_before_any_write(tmp_path: Path,
 
 def test_a_missing_role_or_admin_variable_is_a_usage_error_before_any_write(tmp_path: Path, openbao: Any,
                                                                              postgres: PgServer) -> None:
-    users = _users(2)
-    _roles(postgres, users[0])  # the second user was never created
+    users = unique_users(2)
+    make_logins(postgres, users[0])  # the second user was never created
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users)
     r = ws.rotate()
     assert r.returncode == 2, r.stderr
@@ -270,8 +188,8 @@ def test_a_missing_role_or_admin_variable_is_a_usage_error_before_any_write(tmp_
 
 
 def test_an_admin_prefix_reads_other_variables(tmp_path: Path, openbao: Any, postgres: PgServer) -> None:
-    users = _users(1)
-    _roles(postgres, *users)
+    users = unique_users(1)
+    make_logins(postgres, *users)
     prefixed = {f"APPDB_{k[2:]}": v for k, v in postgres.admin_env.items()}
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users, extra=", admin_env: APPDB_",
                      env=dict(prefixed, PGHOST="", PGPASSWORD=""))
@@ -282,7 +200,7 @@ def test_an_admin_prefix_reads_other_variables(tmp_path: Path, openbao: Any, pos
 
 def test_unreachable_server_is_a_service_error(tmp_path: Path, openbao: Any, postgres: PgServer,
                                                dead_url: str) -> None:
-    users = _users(1)
+    users = unique_users(1)
     port = dead_url.rsplit(":", 1)[1]
     ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users, env={"PGPORT": port})
     r = ws.rotate()

@@ -161,3 +161,33 @@ def test_verify_false_skips_the_login_and_a_wrong_verify_port_abandons_nothing_s
     assert bad.metadata() == {} or bad.reader() is None
     live = bad.vault_password()
     assert bad.works(live), "the abandoned password was replaced; Vault still manages the role"
+
+
+def test_manifest_check_imports_no_database_or_vault_sdk(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    (tmp_path / "keyturn.yml").write_text("""\
+version: 1
+stores:
+  bao: {type: openbao}
+secrets:
+  A:
+    store: bao
+    path: a
+    generator: {type: vault-database-static-role, role: r, store: bao, verify: {host: db.internal}}
+  B:
+    store: bao
+    path: b
+    generator: {type: postgres-password, users: [app_a, app_b]}
+    targets: [{file: b.env, fields: {U: username, P: password}}]
+""")
+    code = ("import sys; from keyturn.cli import main; rc = main(['manifest', 'check']); "
+            "bad = [m for m in ('pg8000', 'scramp', 'hvac', 'requests') if m in sys.modules]; "
+            "print('LOADED', bad); sys.exit(rc or (3 if bad else 0))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "LOADED []" in r.stdout
