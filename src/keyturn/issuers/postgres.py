@@ -38,6 +38,7 @@ from keyturn._internal import pg
 from keyturn._internal.configbase import ConfigModel
 from keyturn.errors import ServiceError, UsageError
 from keyturn.issuers.base import IssueRequest, Issued, structured_value
+from keyturn.values import SecretValue
 
 KIND = "postgres-password"
 #: the comment keyturn keeps on a role it manages
@@ -152,8 +153,6 @@ class PostgresPasswordIssuer:
                 raise ServiceError(f"{self.where}: admin {self.admin.user!r} may not set the password of {user!r} "
                                    f"({'the role' if role['super'] else 'the admin'} {why}) — "
                                    f"ALTER ROLE {self.admin.user} CREATEROLE, or use a superuser")
-        if current:
-            split_id(current)
 
     def current_credential(self) -> str:
         """Before keyturn knows: the role keyturn set most recently (rotation ids sort by
@@ -175,7 +174,7 @@ class PostgresPasswordIssuer:
     def _next_user(self, current: str) -> str:
         if len(self.users) == 1:
             return self.users[0]
-        cur_user = split_id(current)[0] if current else ""
+        cur_user = current.partition("#")[0] if "#" in current else ""  # another issuer's id: unknown
         if cur_user == self.users[0]:
             return self.users[1]
         return self.users[0]
@@ -201,30 +200,24 @@ class PostgresPasswordIssuer:
 
     def verify(self, issued: Issued) -> str | None:
         data = json.loads(issued.value.reveal())
-        from keyturn.values import SecretValue
-
         return pg.login_works(self.login_endpoint, data["username"], SecretValue(data["password"]))
 
     def revoke(self, credential_id: str) -> bool:
         """Scramble the role's password (a random verifier nobody knows) if it still carries
         this credential's rotation; a role issued again since, or gone, holds no such password."""
         user, rid = split_id(credential_id)
+        comment = "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = :n"
         conn = self._session("admin login")
         try:
-            roles = self._roles(conn) if user in self.users else {
-                r[0]: {"rid": _rid(r[1])} for r in pg.run(
-                    conn, "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = :n",
-                    n=user)}
-            role = roles.get(user)
-            if role is None or role["rid"] != rid:
+            rows = pg.run(conn, comment, n=user)
+            if not rows or _rid(rows[0][0]) != rid:
                 return True
             scrambled = pg.scram_verifier(pg.new_password().reveal())
             pg.run(conn, "BEGIN")
             pg.run(conn, f"ALTER ROLE {pg.ident(user)} PASSWORD {pg.literal(scrambled)}")
             pg.run(conn, f"COMMENT ON ROLE {pg.ident(user)} IS {pg.literal(REVOKED + rid)}")
             pg.run(conn, "COMMIT")
-            back = pg.run(conn, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = :n",
-                          n=user)
+            back = pg.run(conn, comment, n=user)
         except pg.PgRefused as exc:
             raise self._fail(f"scrambling the password of {user}", exc) from None
         finally:
