@@ -30,6 +30,16 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL cluster (Debian's) on 127.0.0.1, scram-sha-256 only
+    (:class:`tests.pg_support.PgServer`); skipped with the reason when the server binaries
+    are not installed."""
+    from tests.pg_support import postgres_session  # imports the workspace helpers, which import this module
+
+    yield from postgres_session()
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
     """A fresh fake GitHub API (thread, free port) with acme/api (environments staging,

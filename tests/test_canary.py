@@ -171,3 +171,60 @@ def test_exception_text_never_carries_values() -> None:
 @pytest.mark.parametrize("argv", [["rotate", "X", "--reason"], ["rotate", "--mode", "x", "X"]])
 def test_usage_errors_exit_2(run_cli, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert run_cli(*argv).code == 2
+
+
+def test_no_database_password_reaches_any_output(tmp_path: Path, openbao, postgres) -> None:  # type: ignore[no-untyped-def]
+    """The postgres-password issuer in Actions: rotations, a killed and resumed one, an
+    emergency, finalize and a refused admin login — no password (nor the JSON value, nor
+    an encoding) in any output, file or the PostgreSQL server log (log_statement=all)."""
+    import json
+
+    from tests.pg_support import PgWorkspace, make_logins, unique_users
+
+    users = unique_users(2)
+    before = make_logins(postgres, *users)
+    gh_out, gh_sum = tmp_path / "gh-output", tmp_path / "gh-summary"
+    ws = PgWorkspace(tmp_path / "ws", openbao, postgres, users, env={
+        "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(gh_out), "GITHUB_STEP_SUMMARY": str(gh_sum)})
+    values: set[str] = set(before.values())  # passwords (the username is public)
+    whole: set[str] = set()  # the JSON values
+    outputs: list[tuple[str, str]] = []
+
+    def run(*args: str, expect: int | None = 0, fault: str | None = None, env: dict[str, str] | None = None) -> None:
+        r = ws.run(*args, fault=fault, env=env)
+        outputs.extend([(f"stdout of {args}", r.stdout), (f"stderr of {args}", r.stderr)])
+        if expect is not None:
+            assert r.returncode == expect, (args, r.returncode, r.stderr[-2000:])
+        found: set[str] = set()
+        _collect_store_values(ws, found)
+        for text in found:
+            whole.add(text)
+            values.add(json.loads(text)["password"])
+
+    name = ws.name
+    run("rotate", name)
+    run("rotate", name, "--format", "json")
+    run("status", "--format", "json")
+    run("rotate", name, fault="issued", expect=None)
+    run("rotate", name)
+    run("finalize", "--force")
+    run("rotate", name, "--mode", "emergency", "--reason", "canary leak drill")
+    run("rotate", name, expect=4, env={"PGPASSWORD": "canary-wrong-admin-password"})
+    run("doctor")
+    run("audit", "verify")
+    assert len(values) >= 6
+    files = [gh_out, gh_sum, postgres.log, *sorted((ws.root / "logs").rglob("*"))]
+    outputs += [(str(f), f.read_text(errors="replace")) for f in files if f.is_file()]
+    masked = "\n".join(t for _, t in outputs)
+    for label, text in outputs:
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
+        squeezed = "".join(text.split()).lower()
+        assert not any(value in text for value in whole), f"a JSON value leaked into {label}"
+        for value in values:
+            for form in derived_forms(value):
+                if len(form) >= 8:
+                    assert form not in text, f"a value form leaked into {label}"
+            for core in _squeezed_cores(value):
+                assert core not in squeezed, f"a wrapped or spaced encoding leaked into {label}"
+    for value in values - set(before.values()):
+        assert f"::add-mask::{value}" in masked, "every issued password is masked in Actions"

@@ -498,10 +498,27 @@ class Manifest(_Model):
                     f"path {secret.path!r} in store {secret.store!r} is already used by {seen_paths[where]}",
                 )
             seen_paths[where] = name
+            _bind_generator_store(name, secret, self.stores)
         _refuse_shared_entries(self.secrets)
         for name, secret in self.secrets.items():
             _refuse_unwritable_files(name, secret)
         return self
+
+
+def _bind_generator_store(name: str, secret: SecretConfig, stores: dict[str, StoreConfig]) -> None:
+    """An issuer that reaches its service through a store's connection (``generator.store``,
+    e.g. Vault's database engine) gets that store's config, or a one-line error."""
+    generator: Any = secret.generator
+    wanted = getattr(generator, "store", None)
+    if not isinstance(wanted, str):
+        return
+    where = ("secrets", name, "generator", "store")
+    if wanted not in stores:
+        raise _RefError(where, f"unknown store {wanted!r} (defined: {', '.join(sorted(stores))})")
+    try:
+        generator.bind_store(wanted, stores[wanted])
+    except ValueError as exc:
+        raise _RefError(where, str(exc)) from None
 
 
 def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:

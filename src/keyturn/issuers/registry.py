@@ -18,12 +18,16 @@ from keyturn.issuers.base import Issuer
 BUILTIN: dict[str, tuple[str, str]] = {
     "manual": ("keyturn.issuers.manual:ManualIssuer", ""),
     "aws-iam-access-key": ("keyturn.issuers.aws_iam:AwsIamKeyIssuer", "aws"),
+    "postgres-password": ("keyturn.issuers.postgres:PostgresPasswordIssuer", "postgres"),
+    "vault-database-static-role": ("keyturn.issuers.vault_database:VaultDatabaseStaticRoleIssuer", "vault,postgres"),
 }
 #: each issuer's manifest config model ("module:Class"); the module must not import an
 #: SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
     "keyturn.issuers.manual:ManualGen",
     "keyturn.issuers.aws_iam:AwsIamKeyGen",
+    "keyturn.issuers.postgres:PostgresPasswordGen",
+    "keyturn.issuers.vault_database:VaultDatabaseStaticRoleGen",
 )
 
 

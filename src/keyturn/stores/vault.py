@@ -174,6 +174,12 @@ class VaultStore:
     def min_interval(self) -> timedelta:
         return timedelta(0)
 
+    def client(self) -> Any:
+        """The hvac client, logged in (for issuers that reach another Vault engine through
+        this store's connection and auth, e.g. the database secrets engine)."""
+        self._login.ensure(self._client)
+        return self._client
+
     # ------------------------------------------------------------------ plumbing
     def _call(self, what: str, ref: SecretRef | None, fn: Callable[[], T],
               on_retry: Callable[[], None] | None = None) -> T:
