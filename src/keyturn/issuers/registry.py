@@ -17,11 +17,13 @@ from keyturn.issuers.base import Issuer
 #: generator type → ("module:Class", optional dependency extra or "")
 BUILTIN: dict[str, tuple[str, str]] = {
     "manual": ("keyturn.issuers.manual:ManualIssuer", ""),
+    "command": ("keyturn.issuers.command:CommandIssuer", ""),
 }
 #: each issuer's manifest config model ("module:Class"); the module must not import an
 #: SDK at import time (the manifest imports it).
 CONFIGS: tuple[str, ...] = (
     "keyturn.issuers.manual:ManualGen",
+    "keyturn.issuers.command:CommandGen",
 )
 
 
