@@ -151,3 +151,22 @@ def test_preflight_names_a_program_that_is_missing(tmp_path: Path) -> None:
 def test_bad_config_is_refused_by_the_model(config: dict[str, object], words: str) -> None:
     with pytest.raises(ValueError, match=words.replace("[", r"\[")):
         CommandGen.model_validate({"type": "command", **config})
+
+
+def test_a_failed_issue_hides_the_key_it_printed_wrapped_or_only_on_stderr(tmp_path: Path) -> None:
+    import base64
+
+    long_value = "SG." + "k3y" * 30
+    wrapped = base64.encodebytes(long_value.encode()).decode()  # 76 columns, two lines
+    other = "sk_live_" + "9z" * 20  # printed only on stderr: keyturn never saw it
+    issuer = _issuer(tmp_path, issue=f"""echo '{{"id": "k1", "value": "{long_value}"}}'
+printf %s '{long_value}' | base64 >&2
+echo 'vendor said: created {other}' >&2
+exit 1""")
+    with pytest.raises(ServiceError) as exc:
+        issuer.issue(_request())
+    text = str(exc.value)
+    assert text.endswith("stderr: *** vendor said: created ***"), text
+    for line in wrapped.splitlines():
+        assert line[:12] not in text and line[-12:] not in text
+    assert other not in text and "9z9z" not in text

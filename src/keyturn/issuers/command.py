@@ -41,7 +41,7 @@ from keyturn._internal.child import TAIL_BYTES, check_env_names, minimal_env, ru
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import ServiceError, UsageError
 from keyturn.issuers.base import IssueRequest, Issued
-from keyturn.redaction import EXCERPT_CHARS, MASK, Forms, excerpt, forms_of_all, reach
+from keyturn.redaction import EXCERPT_CHARS, MASK, Forms, excerpt, forms_of_all, reach, redact
 from keyturn.values import SecretValue
 
 #: The most an issue command may print on stdout (GitHub refuses secrets over 48 KB).
@@ -146,9 +146,12 @@ class CommandIssuer:
 
     def _shown(self, output: bytes, truncated: bool, forms: Forms, *, keylike: bool = False) -> str:
         text = output.decode("utf-8", errors="replace")
-        if keylike:
-            text = _KEYLIKE.sub(lambda m: MASK if _mixed(m.group(0)) else m.group(0), text)
-        return excerpt(text, forms, drop_prefix=reach(forms) if truncated else 0, limit=EXCERPT_CHARS)
+        drop = reach(forms) if truncated else 0
+        if keylike:  # after redaction, which finds wrapped and spaced forms in the whole text
+            text = _KEYLIKE.sub(lambda m: MASK if _mixed(m.group(0)) else m.group(0),
+                                redact(text, forms, drop_prefix=drop))
+            return excerpt(text, (), limit=EXCERPT_CHARS)
+        return excerpt(text, forms, drop_prefix=drop, limit=EXCERPT_CHARS)
 
     def _run(self, argv: Sequence[str], env: dict[str, str], secrets: list[str],
              stdout_limit: int | None = None) -> tuple[bool, str, str, bytes]:
