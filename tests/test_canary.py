@@ -13,6 +13,7 @@ check also dumps its environment to a side file: no credential of keyturn's may 
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,10 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
     masked = "\n".join(t for _, t in outputs)
     for value in values:
         assert f"::add-mask::{value}" in masked, "every value is masked in Actions"
+    _assert_no_forms(outputs, values)
+
+
+def _assert_no_forms(outputs: list[tuple[str, str]], values: set[str]) -> None:
     for label, text in outputs:
         text = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
         for value in values:
@@ -158,6 +163,80 @@ def test_no_value_reaches_any_output(tmp_path: Path, openbao) -> None:  # type: 
             squeezed = "".join(text.split()).lower()
             for core in _squeezed_cores(value):
                 assert core not in squeezed, f"a wrapped or spaced encoding leaked into {label}"
+
+
+#: The ``command`` issuer's programs, careless in the same ways (``noisy.sh`` prints the
+#: value it is given in every encoding). ``issue`` makes a 64-hex value, records it, prints
+#: it noisily on stderr, then the JSON on stdout; the ``revoke`` program prints the admin key.
+NOISY_ISSUE = """\
+V=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \\n')
+printf '%s\\n' "$V" >> seen-values
+KEYTURN_VALUE=$V sh ./noisy.sh issue >&2
+printf '{"id": "k-%s", "value": "%s"}\\n' "$KEYTURN_ROTATION_ID" "$V"
+test ! -e fail-issue-noisy
+"""
+NOISY_REVOKE = """\
+echo "admin key $VENDOR_ADMIN_KEY, revoking $KEYTURN_CREDENTIAL_ID"
+echo "$VENDOR_ADMIN_KEY" | base64 >&2
+test ! -e fail-revoke-noisy
+"""
+ADMIN_KEY = "vendor-admin-key-the-canary-must-never-see-0001"
+
+
+def test_no_value_reaches_any_output_with_a_command_issuer(tmp_path: Path, openbao) -> None:  # type: ignore[no-untyped-def]
+    gh_out = tmp_path / "gh-output"
+    gh_sum = tmp_path / "gh-summary"
+    ws = Workspace(
+        tmp_path / "ws", openbao, verify_extra="sh ./noisy.sh verify", smoke_extra="sh ./noisy.sh smoke",
+        extra_env={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(gh_out), "GITHUB_STEP_SUMMARY": str(gh_sum),
+                   "VENDOR_ADMIN_KEY": ADMIN_KEY, **CREDENTIALS},
+    )
+    manifest = ws.root / "keyturn.yml"
+    manifest.write_text(manifest.read_text().replace(
+        "{type: hex, bytes: 32}",
+        "{type: command, issue: [sh, issue.sh], revoke: [sh, revoke.sh], verify: [sh, noisy.sh, issuer-verify], "
+        "pass_env: [VENDOR_ADMIN_KEY]}"))
+    (ws.root / "noisy.sh").write_text(NOISY)
+    (ws.root / "issue.sh").write_text(NOISY_ISSUE)
+    (ws.root / "revoke.sh").write_text(NOISY_REVOKE)
+    outputs: list[tuple[str, str]] = []
+
+    def run(*args: str, expect: int | None = 0, fault: str | None = None) -> None:
+        r = ws.run(*args, fault=fault)
+        outputs.append((f"stdout of {args}", r.stdout))
+        outputs.append((f"stderr of {args}", r.stderr))
+        if expect is not None:
+            assert r.returncode == expect, (args, r.returncode, r.stderr[-2000:])
+
+    name = ws.name
+    run("rotate", name)
+    for flag, code in (("fail-issue-noisy", 4), ("fail-issuer-verify-noisy", 1), ("fail-verify-noisy", 1),
+                       ("fail-smoke-noisy", 1)):
+        (ws.root / flag).touch()
+        run("rotate", name, expect=code)
+        (ws.root / flag).unlink()
+    run("rotate", name)                                  # resumes the rotation whose issue failed
+    run("rotate", name, fault="issued", expect=None)   # killed: the lost credential is revoked
+    run("rotate", name)
+    (ws.root / "fail-revoke-noisy").touch()
+    run("finalize", "--force", expect=4)               # revoke fails: stays due
+    (ws.root / "fail-revoke-noisy").unlink()
+    run("finalize", "--force")
+    run("rotate", name, "--mode", "emergency", "--reason", "canary leak drill")
+    run("rotate", name, fault="promoted", expect=None)
+    run("abort", name, "--reason", "canary")
+    run("doctor", expect=None)
+    run("audit", "verify")
+
+    values = {line for line in (ws.root / "seen-values").read_text().splitlines() if line} | {ADMIN_KEY}
+    assert len(values) >= 8, "the canary must have seen several distinct values"
+    assert any("issuer:command" in t and "FAIL" in t for _, t in outputs), "the issuer's verify failed once"
+    assert any("revoke command sh revoke.sh failed" in t for _, t in outputs), "a revoke failed once"
+    for f in [gh_out, gh_sum, *sorted((ws.root / "logs").rglob("*"))]:
+        if f.is_file():
+            outputs.append((str(f), f.read_text(errors="replace")))
+    outputs.append(("journal", json.dumps(ws.journal())))
+    _assert_no_forms(outputs, values)
 
 
 def test_exception_text_never_carries_values() -> None:

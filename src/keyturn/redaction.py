@@ -119,6 +119,17 @@ def forms_of(value: SecretValue | str) -> Forms:
     return Forms(tuple(sorted(set(forms), key=len, reverse=True)), grow)
 
 
+def forms_of_all(values: Iterable[SecretValue | str]) -> Forms:
+    """The forms of several values at once (a new credential and the admin key that made it)."""
+    every: set[str] = set()
+    grow: set[str] = set()
+    for value in values:
+        found = forms_of(value)
+        every.update(found.all)
+        grow.update(found.grow)
+    return Forms(tuple(sorted(every, key=len, reverse=True)), frozenset(grow))
+
+
 def _as_forms(forms: Forms | Sequence[str]) -> Forms:
     return forms if isinstance(forms, Forms) else Forms(tuple(forms))
 

@@ -1,10 +1,13 @@
 """Checks of a manifest that its schema cannot express, run by ``keyturn manifest check``
 and by every command before anything is written: every ``validate:``/``smoke:`` check is
 built (header names, placeholders, status codes, timeouts, CA files), every generator's
-parameters are validated without making a value. A mistake is a one-line
+parameters are validated without making a value (an issuer's config model may add its own
+``manifest_problem``, e.g. the ``command`` issuer's programs exist). A mistake is a one-line
 ``FILE:LINE: key.path: message`` error (exit 2), never a surprise after promotion."""
 
 from __future__ import annotations
+
+import os
 
 from keyturn.errors import UsageError
 from keyturn.generators import check_params
@@ -20,6 +23,10 @@ def check_semantics(loaded: LoadedManifest) -> None:
                 check_params(secret.generator.type, **generator_params(secret.generator))
         except UsageError as exc:
             raise loaded.error_at(("secrets", name, "generator"), str(exc)) from None
+        problem = getattr(secret.generator, "manifest_problem", None)  # an issuer's own (programs found)
+        found = problem(loaded.base_dir, os.environ) if problem is not None else None
+        if found:
+            raise loaded.error_at(("secrets", name, "generator", *found[0]), found[1])
         _check_fields(loaded, name, secret)
         for field, checks in (("validate", secret.validate_), ("smoke", secret.smoke)):
             for i, config in enumerate(checks):

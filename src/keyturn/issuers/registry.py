@@ -20,6 +20,7 @@ BUILTIN: dict[str, tuple[str, str]] = {
     "aws-iam-access-key": ("keyturn.issuers.aws_iam:AwsIamKeyIssuer", "aws"),
     "postgres-password": ("keyturn.issuers.postgres:PostgresPasswordIssuer", "postgres"),
     "vault-database-static-role": ("keyturn.issuers.vault_database:VaultDatabaseStaticRoleIssuer", "vault,postgres"),
+    "command": ("keyturn.issuers.command:CommandIssuer", ""),
 }
 #: each issuer's manifest config model ("module:Class"); the module must not import an
 #: SDK at import time (the manifest imports it).
@@ -28,6 +29,7 @@ CONFIGS: tuple[str, ...] = (
     "keyturn.issuers.aws_iam:AwsIamKeyGen",
     "keyturn.issuers.postgres:PostgresPasswordGen",
     "keyturn.issuers.vault_database:VaultDatabaseStaticRoleGen",
+    "keyturn.issuers.command:CommandGen",
 )
 
 

@@ -11,90 +11,33 @@ together) is read through a pipe, never written to disk, and only a bounded tail
 kept; it is never echoed: a result's ``detail`` names the exit code, signal or timeout,
 and a failed check's ``excerpt`` is a short line of the tail after
 :func:`keyturn.redaction.redact`. The whole process group is killed on timeout and when
-the check ends. This module imports only the standard library, :mod:`keyturn.values`,
-:mod:`keyturn.redaction`, :mod:`keyturn.errors` and :mod:`keyturn.validators.base`; it
-must never import a store, target or SDK.
+the check ends (the process machinery is :mod:`keyturn._internal.child`, shared with the
+``command`` issuer). This module imports only the standard library,
+:mod:`keyturn._internal.child`, :mod:`keyturn.values`, :mod:`keyturn.redaction`,
+:mod:`keyturn.errors` and :mod:`keyturn.validators.base`; it must never import a store,
+target or SDK.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
 
+from keyturn._internal.child import (
+    BASE_ENV,
+    TAIL_BYTES,
+    check_env_names,
+    minimal_env,
+    reserved_env_name,
+    run_child,
+)
 from keyturn.errors import UsageError
 from keyturn.redaction import EXCERPT_CHARS, excerpt, forms_of, reach
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
 
-#: How much output is kept (beyond what redaction at the cut needs).
-TAIL_BYTES = 8192
-_KILL_GRACE = 1.0
-#: Variables every check gets from keyturn's environment (when set).
-BASE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Credentials that never reach a check, whatever the manifest says.
-_RESERVED = re.compile(
-    r"^(KEYTURN_.*|VAULT_TOKEN|BAO_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_ENTERPRISE_TOKEN"
-    r"|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$",
-    re.IGNORECASE,
-)
-
-
-def reserved_env_name(name: str) -> bool:
-    """True for names a check may never receive from ``env``/``pass_env``."""
-    return bool(_RESERVED.match(name))
-
-
-def check_env_names(env: Mapping[str, str], pass_env: Sequence[str]) -> tuple[str, str] | None:
-    """(field, problem) for the first bad ``env``/``pass_env`` name, or None."""
-    for field, names in (("env", list(env)), ("pass_env", list(pass_env))):
-        for name in names:
-            if not isinstance(name, str) or not _ENV_NAME.match(name):
-                return field, f"{name!r} is not an environment variable name"
-            if reserved_env_name(name):
-                return field, (
-                    f"{name} is reserved — keyturn sets KEYTURN_VALUE and KEYTURN_SECRET_NAME, "
-                    "and store/GitHub credentials and audit keys never reach a check"
-                )
-    return None
-
-
-def minimal_env(
-    environ: Mapping[str, str], env: Mapping[str, str], pass_env: Sequence[str]
-) -> dict[str, str]:
-    """The child's environment without the value (the caller adds ``KEYTURN_*``)."""
-    child = {k: v for k, v in environ.items() if k in BASE_ENV or k.startswith("LC_")}
-    child.setdefault("PATH", os.defpath)
-    child.update({k: environ[k] for k in pass_env if k in environ})
-    child.update(env)
-    return child
-
-
-class _Tail(threading.Thread):
-    """Drain a pipe, keeping only its last ``keep`` bytes in memory."""
-
-    def __init__(self, pipe: IO[bytes], keep: int) -> None:
-        super().__init__(daemon=True, name="keyturn-command-output")
-        self._pipe = pipe
-        self._keep = keep
-        self.buffer = bytearray()
-        self.truncated = False
-
-    def run(self) -> None:
-        try:
-            while chunk := self._pipe.read1(65536):  # type: ignore[attr-defined]
-                self.buffer += chunk
-                if len(self.buffer) > self._keep:
-                    del self.buffer[: len(self.buffer) - self._keep]
-                    self.truncated = True
-        except (OSError, ValueError):
-            pass
+__all__ = ["BASE_ENV", "TAIL_BYTES", "CommandCheck", "check_env_names", "minimal_env", "reserved_env_name"]
 
 
 class CommandCheck:
@@ -133,89 +76,20 @@ class CommandCheck:
 
     def run(self, secret_name: str, value: SecretValue) -> CheckResult:
         started = time.monotonic()
-
-        def result(ok: bool, detail: str, tail: str = "") -> CheckResult:
-            return CheckResult(ok, self.label, detail, round(time.monotonic() - started, 3), tail)
-
-        if self.cwd is not None and not os.path.isdir(self.cwd):
-            return result(False, "working directory not found")
         child_env = minimal_env(os.environ, self.env, self.pass_env)
         child_env["KEYTURN_SECRET_NAME"] = secret_name
         child_env["KEYTURN_VALUE"] = value.reveal()
-        try:
-            proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=child_env,
-                cwd=self.cwd,
-                start_new_session=True,  # own process group: killed as a whole
-                close_fds=True,
-            )
-        except FileNotFoundError:
-            return result(False, f"command not found: {_short(self.argv[0])}")
-        except PermissionError:
-            return result(False, f"command not executable: {_short(self.argv[0])}")
-        except ValueError:  # e.g. NUL in the environment; the message is not shown
-            return result(False, "value cannot be passed in the environment (contains NUL)")
-        except OSError as exc:
-            return result(False, f"command could not start: {_short(self.argv[0])} ({type(exc).__name__})")
-        finally:
-            del child_env
-
         forms = forms_of(value)
         cut = reach(forms) * 4  # characters → UTF-8 bytes, at most four each
-        assert proc.stdout is not None
-        reader = _Tail(proc.stdout, TAIL_BYTES + cut)
-        reader.start()
-        timed_out = False
         try:
-            proc.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=_KILL_GRACE)
-            except subprocess.TimeoutExpired:
-                pass
+            run = run_child(self.argv, child_env, timeout=self.timeout, cwd=self.cwd, keep=TAIL_BYTES + cut)
         finally:
-            # Whatever is left in the group (background children still holding the
-            # value in their environment) does not outlive the check.
-            _kill_group(proc, signal.SIGKILL)
-            proc.wait()
-            reader.join(timeout=2)
-            proc.stdout.close()
-
-        if timed_out:
-            status = f"timed out after {self.timeout:g}s"
-        elif proc.returncode == 0:
-            return result(True, "exit 0")
-        elif proc.returncode < 0:
-            status = f"killed by {_signal_name(-proc.returncode)}"
-        else:
-            status = f"exit {proc.returncode}"
-        text = bytes(reader.buffer).decode("utf-8", errors="replace")
+            del child_env
+        seconds = round(time.monotonic() - started, 3)
+        if run.ok:
+            return CheckResult(True, self.label, run.status, seconds)
+        text = run.output.decode("utf-8", errors="replace")
         # When the buffer was trimmed, a form may start before it: its remainder lies
         # within the first ``reach`` characters, which are dropped after redaction.
-        tail = excerpt(text, forms, drop_prefix=reach(forms) if reader.truncated else 0, limit=EXCERPT_CHARS)
-        return result(False, status, tail)
-
-
-def _short(text: str, keep: int = 80) -> str:
-    """A program name short enough for a status line (its end says the most)."""
-    return text if len(text) <= keep else "…" + text[-(keep - 1) :]
-
-
-def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"
+        tail = excerpt(text, forms, drop_prefix=reach(forms) if run.output_truncated else 0, limit=EXCERPT_CHARS)
+        return CheckResult(False, self.label, run.status, seconds, tail)
