@@ -243,9 +243,11 @@ def _non_keys() -> list[tuple[str, SecretValue | str, str]]:
         ("plain str", "7", "is not an unencrypted PEM private key"),
         ("rsa-1024", SecretValue(_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024)), mask=False),
          "is a 1024-bit RSA key"),
-        ("x25519", SecretValue(_pem(x25519.X25519PrivateKey.generate()), mask=False), "of a kind"),
-        ("secp256k1", SecretValue(_pem(ec.generate_private_key(ec.SECP256K1())), mask=False), "of a kind"),
-        ("dsa", SecretValue(_pem(dsa.generate_private_key(key_size=2048)), mask=False), "of a kind"),
+        ("x25519", SecretValue(_pem(x25519.X25519PrivateKey.generate()), mask=False),
+         "is a private key of type X25519, which format: jwks does not publish"),
+        ("secp256k1", SecretValue(_pem(ec.generate_private_key(ec.SECP256K1())), mask=False),
+         "is a private key of type EC secp256k1"),
+        ("dsa", SecretValue(_pem(dsa.generate_private_key(key_size=2048)), mask=False), "is a private key of type DSA"),
     ]
 
 

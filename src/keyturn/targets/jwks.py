@@ -30,7 +30,6 @@ import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from keyturn.targets.base import Entry, Shape, WriteReport
@@ -97,8 +96,9 @@ def public_jwk(pem: bytes) -> dict[str, str]:
         members = {"kty": "EC", "crv": crv, "x": _b64u(point.x.to_bytes(size, "big")),
                    "y": _b64u(point.y.to_bytes(size, "big"))}
     else:
-        raise NotASigningKey("is a private key of a kind JWKS signing does not take here "
-                             "(use an Ed25519, RSA or EC P-256/P-384/P-521 key)")
+        curve = getattr(getattr(key, "curve", None), "name", None)
+        kind = f"EC {curve}" if curve else type(key).__name__.removesuffix("PrivateKey")
+        raise NotASigningKey(f"is a private key of type {kind}, which format: jwks does not publish")
     return {"kty": members["kty"], "use": "sig", "alg": alg, "kid": thumbprint(members),
             **{k: v for k, v in members.items() if k != "kty"}}
 
@@ -134,9 +134,6 @@ class JwksTarget(LocalFile):
     dir_mode = JWKS_DIR_MODE
     what = "JWK Set file"
 
-    def __init__(self, path: str | Path, *, base_dir: Path | None = None, allow_outside: bool = False) -> None:
-        super().__init__(path, base_dir=base_dir, allow_outside=allow_outside)
-
     # -- values -------------------------------------------------------------------------
 
     def _jwks_for(self, entries: Sequence[Entry]) -> dict[str, dict[str, str]]:
@@ -147,7 +144,8 @@ class JwksTarget(LocalFile):
                 out[entry.name] = public_jwk(entry.reveal().encode("utf-8"))
             except NotASigningKey as exc:
                 raise self._fail(f"entry {entry.name}: the value {exc} — format: jwks publishes the public half "
-                                 "of a signing key (generator ed25519, rsa or ec)") from None
+                                 "of an Ed25519, RSA or EC (P-256, P-384, P-521) signing key: generator "
+                                 "ed25519, rsa or ec") from None
         return out
 
     # -- the document -------------------------------------------------------------------
