@@ -1,7 +1,7 @@
 """The target and check conformance suites (``keyturn.testing.targets``) for every
-built-in backend: the dotenv file target, GitHub repository / environment / Dependabot /
-organization secrets against the local GitHub fake (the real PyGithub client, the fake
-decrypts each sealed box), and the command and http checks (a loopback HTTP server)."""
+built-in backend: the dotenv file target, the JWK Set file target, GitHub repository /
+environment / Dependabot / organization secrets against the local GitHub fake (the real
+PyGithub client, the fake decrypts each sealed box), and the command and http checks (a loopback HTTP server)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ import pytest
 from keyturn._internal.github_client import GitHubSession
 from keyturn.targets.base import Target
 from keyturn.targets.file import FileTarget
+from keyturn.generators import generate
 from keyturn.targets.github import GitHubOrgSecretTarget, GitHubRepoSecretTarget
+from keyturn.targets.jwks import JwksTarget
 from keyturn.testing.targets import CheckConformance, TargetConformance
 from keyturn.validators.base import Check
 from keyturn.validators.command import CommandCheck
 from keyturn.validators.http import HttpCheck
+from keyturn.values import SecretValue
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.quiet import QuietThreadingHTTPServer
 
@@ -37,6 +40,22 @@ class TestFileTargetConformance(TargetConformance):
         assert isinstance(target, FileTarget)
         found = target.read().get(name)
         return found.reveal() if found is not None else None
+
+
+class TestJwksTargetConformance(TargetConformance):
+    @pytest.fixture(autouse=True)
+    def _dir(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+
+    def make_target(self) -> Target:
+        return JwksTarget("public/jwks.json", base_dir=self.dir)
+
+    def make_value(self) -> SecretValue:
+        return generate("ed25519")
+
+    def held(self, target: Target, name: str) -> str | None:
+        assert isinstance(target, JwksTarget)
+        return target.entries().get(name)  # the kid: the value itself is never in the file
 
 
 class _GitHubBase(TargetConformance):

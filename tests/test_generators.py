@@ -8,7 +8,8 @@ import string
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from keyturn import generators
 from keyturn.errors import ExitCode, UsageError
@@ -187,6 +188,36 @@ def test_rsa_bad_bits_refused(bits: object) -> None:
         generate("rsa", bits=bits)
 
 
+@pytest.mark.parametrize(
+    ("params", "curve", "size"),
+    [({}, ec.SECP256R1, 256), ({"curve": "P-256"}, ec.SECP256R1, 256), ({"curve": "P-384"}, ec.SECP384R1, 384),
+     ({"curve": "P-521"}, ec.SECP521R1, 521)],
+    ids=["default", "P-256", "P-384", "P-521"],
+)
+def test_ec_pem_loads_on_the_requested_curve(params: dict[str, str], curve: type, size: int) -> None:
+    value = generate("ec", **params)
+    assert value.reveal().startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8, unencrypted
+    key = serialization.load_pem_private_key(value.reveal_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert isinstance(key.curve, curve) and key.curve.key_size == size
+    pub = serialization.load_pem_public_key(public_key_pem(value).encode())
+    assert isinstance(pub, ec.EllipticCurvePublicKey)
+    signature = key.sign(b"keyturn", ec.ECDSA(hashes.SHA256()))
+    pub.verify(signature, b"keyturn", ec.ECDSA(hashes.SHA256()))  # raises if the pair does not match
+    assert generate("ec", **params).reveal() != value.reveal()
+
+
+@pytest.mark.parametrize("curve", ["P-224", "secp256k1", "p-256", 256])
+def test_ec_bad_curve_refused(curve: object) -> None:
+    with pytest.raises(UsageError, match="generator ec: curve must be one of P-256, P-384, P-521"):
+        generate("ec", curve=curve)
+
+
+def test_ec_unknown_parameter_names_the_valid_one() -> None:
+    with pytest.raises(UsageError, match=r"generator ec: unknown parameter\(s\) bits; valid parameters: curve"):
+        generate("ec", bits=256)
+
+
 def test_public_key_pem_rejects_non_key_without_echoing_it() -> None:
     canary = "not-a-key-canary-1234567890"
     with pytest.raises(UsageError) as err:
@@ -201,7 +232,7 @@ def test_public_key_pem_rejects_non_key_without_echoing_it() -> None:
 def test_unknown_kind_lists_valid_kinds() -> None:
     with pytest.raises(UsageError) as err:
         generate("uuid")
-    for kind in ("base64", "ed25519", "hex", "password", "rsa", "urlsafe"):
+    for kind in ("base64", "ec", "ed25519", "hex", "password", "rsa", "urlsafe"):
         assert kind in str(err.value)
 
 

@@ -254,7 +254,7 @@ def test_unknown_generator_type(tmp_path: Path, text: str, expected: str) -> Non
 
     # The random generators first, then every registered issuer, in registry order.
     issuers = [m.model_fields["type"].annotation.__args__[0] for m in issuer_config_models()]
-    kinds = ["hex", "base64", "urlsafe", "password", "ed25519", "rsa", *issuers]
+    kinds = ["hex", "base64", "urlsafe", "password", "ed25519", "rsa", "ec", *issuers]
     tags = "(expected one of: " + ", ".join(repr(k) for k in kinds) + ")"
     assert check_error(tmp_path, text) == f"{expected} {tags}"
 

@@ -105,6 +105,7 @@ def test_one_secret_listing_an_entry_twice_is_refused() -> None:
         ("{type: password, symbol_set: '!#%~'}", "env-file", "password symbols '#~' need quoting"),
         ("{type: rsa}", "env-file", "rsa keys are multi-line PEM"),
         ("{type: ed25519}", "env-file", "ed25519 keys are multi-line PEM"),
+        ("{type: ec}", "env-file", "ec keys are multi-line PEM"),
         ("{type: password, symbol_set: \"!$'\"}", "dotenv", "symbols ', \\ and $ cannot be written"),
     ],
 )
@@ -120,6 +121,10 @@ def test_generators_a_file_format_cannot_spell_are_refused(generator: str, fmt: 
         ("{type: password}", "env-file"),  # the default symbols read back bare everywhere
         ("{type: password}", "dotenv"),
         ("{type: rsa}", "dotenv"),
+        ("{type: ec, curve: P-521}", "dotenv"),
+        ("{type: ed25519}", "jwks"),  # only the public key is written: no quoting question
+        ("{type: rsa}", "jwks"),
+        ("{type: ec}", "jwks"),
         ("{type: base64}", "env-file"),
         ("{type: urlsafe}", "env-file"),
     ],

@@ -25,11 +25,15 @@ from keyturn.values import GITHUB_MAX_BYTES, SecretValue
 MIN_LENGTH = 8
 DEFAULT_SYMBOLS = "!%+-.:=@^_"  # every one reads back bare from docker --env-file, bash and systemd
 _RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
+#: The NIST curves ``ec`` makes keys on (JOSE names, RFC 7518 §6.2.1.1).
+EC_CURVES = ("P-256", "P-384", "P-521")
 
 __all__ = [
     "DEFAULT_SYMBOLS",
     "MIN_LENGTH",
+    "EC_CURVES",
     "base64_secret",
+    "ec_private_key",
     "ed25519_private_key",
     "generate",
     "hex_secret",
@@ -210,6 +214,18 @@ def rsa_private_key(bits: int = 3072) -> SecretValue:
     return _private_pem("rsa", rsa.generate_private_key(public_exponent=65537, key_size=n))
 
 
+def ec_private_key(curve: str = "P-256") -> SecretValue:
+    """A new elliptic-curve private key on ``curve`` (P-256, P-384 or P-521) as
+    unencrypted PKCS#8 PEM."""
+    if curve not in EC_CURVES:
+        raise UsageError(f"generator ec: curve must be one of {', '.join(EC_CURVES)}")
+    _crypto("ec")
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    named: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+    return _private_pem("ec", ec.generate_private_key(named[curve]))
+
+
 def public_key_pem(private: SecretValue) -> str:
     """The SubjectPublicKeyInfo PEM for a private key PEM made by :func:`generate`.
 
@@ -235,6 +251,7 @@ _GENERATORS: dict[str, Callable[..., SecretValue]] = {
     "password": password_secret,
     "ed25519": ed25519_private_key,
     "rsa": rsa_private_key,
+    "ec": ec_private_key,
 }
 
 

@@ -100,13 +100,18 @@ class RsaGen(_Model):
     bits: Literal[2048, 3072, 4096] = 3072
 
 
+class EcGen(_Model):
+    type: Literal["ec"]
+    curve: Literal["P-256", "P-384", "P-521"] = "P-256"
+
+
 # Issuers (generators that create the credential at its issuer) register their config
 # models in ``keyturn.issuers.registry``.
 if TYPE_CHECKING:
-    GeneratorConfig = Union[HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen]
+    GeneratorConfig = Union[HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen, EcGen]
 else:
     GeneratorConfig = Annotated[
-        Union[(HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen, *issuer_config_models())],
+        Union[(HexGen, Base64Gen, UrlsafeGen, PasswordGen, Ed25519Gen, RsaGen, EcGen, *issuer_config_models())],
         Field(discriminator="type"),
     ]
 
@@ -152,14 +157,16 @@ class _TargetBase(_Model):
 
 
 class FileTargetConfig(_TargetBase):
-    file: str = Field(min_length=1, description="dotenv file, written atomically with mode 0600")
+    file: str = Field(min_length=1, description="dotenv file, written atomically with mode 0600 "
+                      "(format: jwks: a JWK Set of public keys, mode 0644)")
     allow_outside: bool = Field(
         default=False, description="Allow an absolute path or one outside the manifest's directory"
     )
-    format: Literal["env-file", "dotenv"] = Field(
+    format: Literal["env-file", "dotenv", "jwks"] = Field(
         default="env-file",
         description="env-file: bare values every reader (python-dotenv, docker --env-file, bash, systemd) "
-        "reads back; dotenv: also single-quoted and multi-line values (not docker)",
+        "reads back; dotenv: also single-quoted and multi-line values (not docker); jwks: the public "
+        "halves of signing keys as a JWK Set (kid = RFC 7638 thumbprint), never the private key",
     )
 
     @model_validator(mode="after")
@@ -500,6 +507,10 @@ class Manifest(_Model):
             seen_paths[where] = name
             _bind_generator_store(name, secret, self.stores)
         _refuse_shared_entries(self.secrets)
+        from keyturn.targets.jwks import manifest_problem
+
+        if (problem := manifest_problem(self.secrets)) is not None:
+            raise _RefError(*problem)
         for name, secret in self.secrets.items():
             _refuse_unwritable_files(name, secret)
         return self
@@ -530,6 +541,8 @@ def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
             continue
         why = None
         symbols = set(gen.symbol_set) - set(gen.exclude) if isinstance(gen, PasswordGen) and gen.symbols else set()
+        if target.format == "jwks":  # checked by keyturn.targets.jwks.manifest_problem
+            continue
         if target.format == "dotenv":
             if symbols & set("'\\$"):
                 raise _RefError(
@@ -538,7 +551,7 @@ def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
                     "systemd all read back — exclude them",
                 )
             continue
-        if isinstance(gen, (Ed25519Gen, RsaGen)):
+        if isinstance(gen, (Ed25519Gen, RsaGen, EcGen)):
             why = f"{gen.type} keys are multi-line PEM"
         elif symbols:
             odd = sorted(symbols - set("_./:@+=,%^!-"))

@@ -206,19 +206,20 @@ def _render(name: str, value: str, *, export: bool, comment: str, eol: str, styl
     return f"{above}{name}={format_value(value, style)}{eol}"
 
 
-class FileTarget:
-    """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
+class LocalFile:
+    """A file inside the manifest's directory that a target owns: read without following
+    symlinks, replaced atomically with :attr:`file_mode`. The dotenv :class:`FileTarget`
+    and the JWK Set target (:mod:`keyturn.targets.jwks`) share it; ``path`` is relative to
+    ``base_dir`` (the manifest's directory) when given."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        base_dir: Path | None = None,
-        allow_outside: bool = False,
-        style: Style | str = Style.ENV_FILE,
-    ) -> None:
+    #: Mode of the written file, and of directories made for it.
+    file_mode = FILE_MODE
+    dir_mode = DIR_MODE
+    #: What the file is, in messages ("… is a directory, not a dotenv file").
+    what = "dotenv file"
+
+    def __init__(self, path: str | Path, *, base_dir: Path | None = None, allow_outside: bool = False) -> None:
         self.given = str(path)
-        self.style = Style(style)
         p = Path(path)
         self.root = Path(base_dir) if base_dir is not None else None
         if self.root is not None:
@@ -236,7 +237,7 @@ class FileTarget:
         return f"file:{self.given}"
 
     def __repr__(self) -> str:
-        return f"FileTarget({self.given!r})"
+        return f"{type(self).__name__}({self.given!r})"
 
     # -- errors -------------------------------------------------------------------------
 
@@ -259,7 +260,7 @@ class FileTarget:
     def _check_dirs(self) -> None:
         """No directory between the manifest's directory and the file is a symlink."""
         try:
-            ensure_dir(self.path.parent, DIR_MODE, root=self.root, create=False)
+            ensure_dir(self.path.parent, self.dir_mode, root=self.root, create=False)
         except OSError as exc:
             raise self._os_error("read", Path(exc.filename or self.path.parent), exc) from exc
 
@@ -290,6 +291,70 @@ class FileTarget:
             line = data[: exc.start].count(b"\n") + 1
             raise self._fail(f"{self.path}:{line}: not UTF-8 text") from None
 
+    # -- writing ------------------------------------------------------------------------
+
+    def _mode_ok(self) -> bool:
+        try:
+            return stat.S_IMODE(os.lstat(self.path).st_mode) == self.file_mode and self.path.is_file()
+        except OSError:
+            return False
+
+    def _replace(self, text: str) -> None:
+        """Atomically replace the file (see :mod:`keyturn._internal.atomic`)."""
+        try:
+            write_atomic(self.path, text, self.file_mode, dir_mode=self.dir_mode, root=self.root)
+        except AtomicWriteError as exc:
+            raise self._os_error(exc.action, exc.path, exc.cause) from exc
+
+    def _report(self, changed: bool) -> WriteReport:
+        return WriteReport(
+            requests=1 if changed else 0,
+            confirmed_at=datetime.now(UTC),
+            skipped=not changed,
+            details={"path": str(self.path)},
+        )
+
+    def _check_names(self, names: Sequence[str]) -> None:
+        for name in names:
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
+
+    def _check_parses(self) -> None:
+        """Read and parse the file (subclasses); raises :class:`TargetFailed`."""
+        raise NotImplementedError
+
+    def check_access(self) -> None:
+        """The file (if it exists) parses, and its folder exists or can be created and is
+        writable — without writing anything."""
+        try:
+            if self.path.is_dir():
+                raise self._fail(f"{self.path} is a directory, not a {self.what}")
+            self._check_parses()
+        except TargetFailed as exc:  # a file the user gave us: bad input (exit 2), not a service failure
+            raise UsageError(str(exc)) from None
+        folder = self.path.parent
+        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"{self.label}: {folder} is not a directory")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"{self.label}: cannot write in {folder} (permission denied)")
+
+
+class FileTarget(LocalFile):
+    """A dotenv file. ``path`` relative to ``base_dir`` (the manifest's directory) when given."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        base_dir: Path | None = None,
+        allow_outside: bool = False,
+        style: Style | str = Style.ENV_FILE,
+    ) -> None:
+        super().__init__(path, base_dir=base_dir, allow_outside=allow_outside)
+        self.style = Style(style)
+
     def _load(self) -> tuple[str | None, list[_Line]]:
         text = self._read_text()
         if text is None:
@@ -307,34 +372,6 @@ class FileTarget:
             ln.name: SecretValue(ln.value) for ln in lines if ln.name is not None and ln.value is not None
         }
 
-    # -- writing ------------------------------------------------------------------------
-
-    def _mode_ok(self) -> bool:
-        try:
-            return stat.S_IMODE(os.lstat(self.path).st_mode) == FILE_MODE and self.path.is_file()
-        except OSError:
-            return False
-
-    def _replace(self, text: str) -> None:
-        """Atomically replace the file (see :mod:`keyturn._internal.atomic`)."""
-        try:
-            write_atomic(self.path, text, FILE_MODE, dir_mode=DIR_MODE, root=self.root)
-        except AtomicWriteError as exc:
-            raise self._os_error(exc.action, exc.path, exc.cause) from exc
-
-    def _report(self, changed: bool) -> WriteReport:
-        return WriteReport(
-            requests=1 if changed else 0,
-            confirmed_at=datetime.now(UTC),
-            skipped=not changed,
-            details={"path": str(self.path)},
-        )
-
-    def _check_names(self, names: Sequence[str]) -> None:
-        for name in names:
-            if not isinstance(name, str) or not _NAME.fullmatch(name):
-                raise self._fail(f"invalid entry name {name!r}: use letters, digits and _")
-
     def _check_values(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
             try:
@@ -346,24 +383,8 @@ class FileTarget:
         self._check_names([e.name for e in entries])
         self._check_values(entries)
 
-    def check_access(self) -> None:
-        """The file (if it exists) parses, and its folder exists or can be created and is
-        writable — without writing anything."""
-        from keyturn.errors import UsageError
-
-        try:
-            if self.path.is_dir():
-                raise self._fail(f"{self.path} is a directory, not a dotenv file")
-            self._load()
-        except TargetFailed as exc:  # a file the user gave us: bad input (exit 2), not a service failure
-            raise UsageError(str(exc)) from None
-        folder = self.path.parent
-        while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
-            folder = folder.parent
-        if not folder.is_dir():
-            raise UsageError(f"{self.label}: {folder} is not a directory")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise UsageError(f"{self.label}: cannot write in {folder} (permission denied)")
+    def _check_parses(self) -> None:
+        self._load()
 
     def write(self, entries: Sequence[Entry]) -> WriteReport:
         self._check_names([e.name for e in entries])

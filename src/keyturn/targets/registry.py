@@ -89,6 +89,11 @@ class TargetFactory:
     def _build(self, secret_name: str, config: Any) -> list[BoundTarget]:
         name = config.name or secret_name
         shape = Shape(config.shape)
+        if isinstance(config, FileTargetConfig) and config.format == "jwks":
+            from keyturn.targets.jwks import JwksTarget
+
+            jwks = JwksTarget(config.file, base_dir=self.base_dir, allow_outside=config.allow_outside)
+            return [BoundTarget(jwks, shape, name)]
         if isinstance(config, FileTargetConfig):
             from keyturn.targets.file import FileTarget
 

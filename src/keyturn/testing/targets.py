@@ -3,9 +3,11 @@
 :class:`TargetConformance`: subclass it and implement ``make_target()`` (a fresh, empty
 target) and ``held(target, name)`` — what the place holds for an entry as an outside
 reader sees it (the value where it can be read back, else a marker such as an update
-time, or None when absent). Covers: write then ``is_current``, overwrite, idempotent
-write, delete of present and missing entries, names refused by ``preflight`` without
-I/O, ``check_access`` on a reachable place, and no value in a target's repr or errors.
+time, or None when absent); override ``make_value()`` when the target takes only some
+values (a JWK Set takes private key PEMs). Covers: write then ``is_current``, overwrite,
+idempotent write, delete of present and missing entries, names refused by ``preflight``
+without I/O, ``check_access`` on a reachable place, and no value in a target's repr or
+errors.
 
 :class:`CheckConformance`: implement ``make_check(passing: bool)``. Covers: ``run``
 returns a :class:`~keyturn.validators.base.CheckResult` (never raises) with the right
@@ -40,12 +42,16 @@ class TargetConformance:
     def held(self, target: Target, name: str) -> str | None:
         raise NotImplementedError
 
+    def make_value(self) -> SecretValue:
+        """A fresh value the target accepts (default: a random string)."""
+        return _value()
+
     @pytest.fixture
     def target(self) -> Target:
         return self.make_target()
 
     def test_write_then_is_current(self, target: Target) -> None:
-        value = _value()
+        value = self.make_value()
         since = _since()
         target.check_access()
         report = target.write([Entry("CONF_A", value)])
@@ -54,14 +60,14 @@ class TargetConformance:
         assert target.is_current([Entry("CONF_A", value)], since=since)
 
     def test_overwrite_and_repeat_are_idempotent(self, target: Target) -> None:
-        target.write([Entry("CONF_B", _value())])
-        new = _value()
+        target.write([Entry("CONF_B", self.make_value())])
+        new = self.make_value()
         target.write([Entry("CONF_B", new)])
         target.write([Entry("CONF_B", new)])  # a re-run writes the same again
         assert target.is_current([Entry("CONF_B", new)], since=_since())
 
     def test_delete_present_and_missing(self, target: Target) -> None:
-        target.write([Entry("CONF_C", _value()), Entry("CONF_D", _value())])
+        target.write([Entry("CONF_C", self.make_value()), Entry("CONF_D", self.make_value())])
         target.delete(["CONF_C"])
         assert self.held(target, "CONF_C") is None
         assert self.held(target, "CONF_D") is not None
@@ -69,11 +75,11 @@ class TargetConformance:
 
     def test_preflight_refuses_bad_names(self, target: Target) -> None:
         with pytest.raises(KeyturnError):
-            target.preflight([Entry("not a name", _value())])
-        target.preflight([Entry("CONF_OK", _value())])  # no exception, no I/O needed
+            target.preflight([Entry("not a name", self.make_value())])
+        target.preflight([Entry("CONF_OK", self.make_value())])  # no exception, no I/O needed
 
     def test_no_value_in_repr_or_errors(self, target: Target) -> None:
-        value = _value()
+        value = self.make_value()
         assert value.reveal() not in repr(target) and value.reveal() not in target.label
         try:
             target.preflight([Entry("bad name", value)])
