@@ -493,10 +493,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         matrix = shards.matrix(names, args.shard_targets)
         sys.stdout.write(json.dumps(matrix) + "\n")
-        gha.set_output("matrix", json.dumps(matrix))
-        gha.set_output("secret-matrix", json.dumps(planning.matrix(names)))
+        gha.set_output("matrix", json.dumps(planning.matrix(names)))  # one per secret: promote and finish jobs
+        gha.set_output("shard-matrix", json.dumps(matrix))
         gha.set_output("count", str(len(names)))
-        gha.set_output("shard-count", str(args.shard_targets))
         return 0
     if args.format == "matrix":
         matrix = planning.matrix(names)

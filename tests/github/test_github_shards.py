@@ -227,8 +227,9 @@ def test_matrix_for_shard_targets_is_stable(run_cli: Any, tmp_path: Path, monkey
     assert json.loads(runs[0].out) == {"include": [{"secret": s, "shard": f"{i}/3"}
                                                    for s in (NAME, "OTHER") for i in (1, 2, 3)]}
     outputs = out_file.read_text()
-    assert outputs.count("secret-matrix<<") == 2 and outputs.count("shard-count<<") == 2
-    assert json.dumps({"include": [{"secret": NAME}, {"secret": "OTHER"}]}) in outputs
+    assert outputs.count("shard-matrix<<") == 2 and outputs.count("\nmatrix<<") + outputs.startswith("matrix<<") == 2
+    assert json.dumps({"include": [{"secret": NAME}, {"secret": "OTHER"}]}) in outputs  # matrix: one per secret
+    assert runs[0].out.strip() in outputs  # shard-matrix: what stdout shows
     # without --shard-targets: one entry per secret, as before
     plain = run_cli("plan", "--format", "matrix", cwd=tmp_path)
     assert json.loads(plain.out) == {"include": [{"secret": NAME}, {"secret": "OTHER"}]}
