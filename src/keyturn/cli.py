@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     shard.add_argument("--until", choices=["promoted"], help="sharded rotation, phase 1: create, verify and "
                        "promote one secret, then stop (the --shard jobs distribute; a plain rotate finishes)")
     shard.add_argument("--shard", type=_shard, metavar="I/N", help="sharded rotation, phase 2: write only slice I "
-                       "of N of a promoted rotation's targets (GITHUB_TOKEN_SHARD_<I> pins its own token)")
+                       "of N of a promoted rotation's targets (KEYTURN_GITHUB_TOKEN_SHARD_<I> pins its own token)")
     p.add_argument("--shard-targets", type=_shard_count, metavar="N", help="with --until promoted: record that "
                    "N shards distribute (the finishing rotate then requires all N)")
 

@@ -174,11 +174,11 @@ def test_finish_refuses_while_a_shard_never_ran(tmp_path: Path, openbao: Any, fa
     assert _puts(fake) == Counter()  # the finish wrote nothing itself …
     assert ws.journal()["op"]["stage"] == "promoted" and ws.reader() == new  # … and did not smoke or complete
     assert {fake.value(k.split(":")[1].split("#")[0], NAME) for k in _slice("2/3")} == {None}
-    # A shard pinned to its own token: the shared GITHUB_TOKEN is wrong, GITHUB_TOKEN_SHARD_2 is right.
+    # A shard pinned to its own token: the shared GITHUB_TOKEN is wrong, KEYTURN_GITHUB_TOKEN_SHARD_2 is right.
     r = ws.run("rotate", NAME, "--shard", "2/3", env={"GITHUB_TOKEN": "ghs_not_valid",
-                                                     "GITHUB_TOKEN_SHARD_2": fake.token})
+                                                     "KEYTURN_GITHUB_TOKEN_SHARD_2": fake.token})
     assert r.returncode == 0, r.stderr
-    assert "shard 2/3 uses GITHUB_TOKEN_SHARD_2" in r.stderr and fake.token not in r.stderr
+    assert "shard 2/3 uses KEYTURN_GITHUB_TOKEN_SHARD_2" in r.stderr and fake.token not in r.stderr
     r = ws.rotate()
     assert r.returncode == 0, r.stderr
     assert _values(fake) == {new}

@@ -4,7 +4,7 @@
    the operation stays in the journal with its lease released (and records N).
 2. ``keyturn rotate NAME --shard I/N`` — N jobs, each writing its own slice of the targets
    (:mod:`keyturn.rotation.shards`) with its own token or GitHub App installation
-   (``GITHUB_TOKEN_SHARD_<I>`` etc., see :func:`pin`), recording only its own ledger rows.
+   (``KEYTURN_GITHUB_TOKEN_SHARD_<I>`` etc., see :func:`pin`), recording only its own ledger rows.
 3. ``keyturn rotate NAME`` — the ordinary resume: once every shard's rows are confirmed,
    smoke → complete (a missing or failed shard is named, exit 4).
 
@@ -38,9 +38,10 @@ from keyturn.values import SecretValue
 
 __all__ = ["PINNED", "ShardFailed", "distribute", "pin", "promote"]
 
-#: variables a shard may have its own copy of, as ``<NAME>_SHARD_<I>``
-PINNED = ("GITHUB_TOKEN", "KEYTURN_GITHUB_APP_ID", "KEYTURN_GITHUB_APP_PRIVATE_KEY",
-          "KEYTURN_GITHUB_APP_INSTALLATION_ID")
+#: variables a shard may have its own copy of: ``<own>_SHARD_<I>`` replaces ``<variable>``
+PINNED = (("KEYTURN_GITHUB_TOKEN", "GITHUB_TOKEN"), ("KEYTURN_GITHUB_APP_ID", "KEYTURN_GITHUB_APP_ID"),
+          ("KEYTURN_GITHUB_APP_PRIVATE_KEY", "KEYTURN_GITHUB_APP_PRIVATE_KEY"),
+          ("KEYTURN_GITHUB_APP_INSTALLATION_ID", "KEYTURN_GITHUB_APP_INSTALLATION_ID"))
 CAS_ATTEMPTS = 60
 
 
@@ -107,16 +108,16 @@ def promote(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | No
 
 # ---------------------------------------------------------------------------- phase 2
 def pin(rt: Runtime, shard: Shard) -> list[str]:
-    """Give this shard its own GitHub credential: ``GITHUB_TOKEN_SHARD_<I>`` (or the App's
-    ``KEYTURN_GITHUB_APP_*_SHARD_<I>``) replaces the unsuffixed variable for this run.
+    """Give this shard its own GitHub credential: ``KEYTURN_GITHUB_TOKEN_SHARD_<I>`` replaces
+    ``GITHUB_TOKEN`` (and ``KEYTURN_GITHUB_APP_*_SHARD_<I>`` the App's variables) for this run.
     Returns the names used (never the values). Call before any target is built."""
     env = dict(rt.environ)
     used = []
-    for var in PINNED:
-        own = env.get(f"{var}_SHARD_{shard.index}")
-        if own:
-            env[var] = own
-            used.append(f"{var}_SHARD_{shard.index}")
+    for own, var in PINNED:
+        value = env.get(f"{own}_SHARD_{shard.index}")
+        if value:
+            env[var] = value
+            used.append(f"{own}_SHARD_{shard.index}")
     if used:
         rt.environ = env
     return used
