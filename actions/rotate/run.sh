@@ -60,6 +60,24 @@ for name in "${names[@]}"; do
   fi
 done
 
+# Sharded rotation (docs/sharding.md): phase 1 `until: promoted` (+ `shard-targets: N`), phase 2
+# `shard: I/N`, each for exactly one secret; phase 3 is a plain rotate of that secret.
+until=${KEYTURN_UNTIL-}
+shard=${KEYTURN_SHARD-}
+shard_targets=${KEYTURN_SHARD_TARGETS-}
+if [[ -n "${until}" && "${until}" != promoted ]]; then
+  die "input 'until' must be empty or promoted"
+fi
+if [[ -n "${shard}" && ! "${shard}" =~ ^[1-9][0-9]{0,2}/[1-9][0-9]{0,2}$ ]]; then
+  die "input 'shard' must be I/N, such as 2/3"
+fi
+if [[ -n "${shard_targets}" && ! "${shard_targets}" =~ ^[1-9][0-9]{0,2}$ ]]; then
+  die "input 'shard-targets' must be a number of shards, such as 3"
+fi
+if [[ -n "${until}${shard}${shard_targets}" && (${#names[@]} -ne 1 || "${due}" == true) ]]; then
+  die "inputs 'until', 'shard' and 'shard-targets' are for exactly one secret, without 'due'"
+fi
+
 if [[ ${#names[@]} -eq 0 && "${due}" != true ]]; then
   die "nothing to rotate: name secrets in 'secrets' or set 'due' to true"
 fi
@@ -72,10 +90,14 @@ args=(rotate --manifest "${manifest}")
 if [[ "${due}" == true ]]; then args+=(--due); fi
 if [[ "${dry_run}" == true ]]; then args+=(--dry-run); fi
 args+=(--mode "${mode}")
-if [[ -n "${reason}" ]]; then args+=(--reason "${reason}"); fi
+if [[ -n "${reason}" && -z "${shard}" ]]; then args+=(--reason "${reason}"); fi
+if [[ -n "${until}" ]]; then args+=(--until "${until}"); fi
+if [[ -n "${shard_targets}" ]]; then args+=(--shard-targets "${shard_targets}"); fi
+if [[ -n "${shard}" ]]; then args+=(--shard "${shard}"); fi
 if [[ ${#names[@]} -gt 0 ]]; then args+=(-- "${names[@]}"); fi
 
 # The flags above are the single source of truth: do not let keyturn also read the raw inputs.
-unset KEYTURN_SECRETS KEYTURN_DUE KEYTURN_DRY_RUN KEYTURN_MODE KEYTURN_REASON KEYTURN_MANIFEST
+unset KEYTURN_SECRETS KEYTURN_DUE KEYTURN_DRY_RUN KEYTURN_MODE KEYTURN_REASON KEYTURN_MANIFEST \
+  KEYTURN_UNTIL KEYTURN_SHARD KEYTURN_SHARD_TARGETS
 
 exec keyturn "${args[@]}"

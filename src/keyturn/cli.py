@@ -63,6 +63,24 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _shard(text: str) -> Any:
+    from keyturn.rotation.shards import Shard
+
+    try:
+        return Shard.parse(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard_count(text: str) -> int:
+    from keyturn.rotation.shards import parse_count
+
+    try:
+        return parse_count(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _output_file(text: str) -> str:
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text!r} is a directory: name a file")
@@ -111,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="read the new value from stdin (one secret; for manual and random generators) — "
                      "never pass a value as an argument or a workflow input")
     src.add_argument("--value-fd", type=int, metavar="N", help="read the new value from file descriptor N")
+    shard = p.add_mutually_exclusive_group()
+    shard.add_argument("--until", choices=["promoted"], help="sharded rotation, phase 1: create, verify and "
+                       "promote one secret, then stop (the --shard jobs distribute; a plain rotate finishes)")
+    shard.add_argument("--shard", type=_shard, metavar="I/N", help="sharded rotation, phase 2: write only slice I "
+                       "of N of a promoted rotation's targets (KEYTURN_GITHUB_TOKEN_SHARD_<I> pins its own token)")
+    p.add_argument("--shard-targets", type=_shard_count, metavar="N", help="with --until promoted: record that "
+                   "N shards distribute (the finishing rotate then requires all N)")
 
     p = sub.add_parser("confirm-revoked", help="record that an old key was revoked at its vendor by a person",
                        description="A manual generator's old key (or a credential whose issuer the manifest no "
@@ -159,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(p)
     p.add_argument("--due", action="store_true")
     p.add_argument("--format", choices=["json", "matrix", "text"], default="json")
+    p.add_argument("--shard-targets", type=_shard_count, metavar="N", help="with --format matrix: one entry per "
+                   "secret and shard (secret, shard I/N) for the distribute jobs of a sharded rotation")
 
     p = sub.add_parser("validate", help="run a secret's validate and smoke checks against CURRENT")
     p.add_argument("name", metavar="NAME")
@@ -246,6 +273,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
         raise UsageError("--mode emergency needs --reason TEXT (it is audited)")
     if (args.value_from_stdin or args.value_fd is not None) and (len(args.names) != 1 or args.due):
         raise UsageError("a value from stdin or a file descriptor is for one secret: name exactly one, without --due")
+    if args.until or args.shard is not None or args.shard_targets is not None:
+        return _rotate_sharded(args)
     rt = _runtime(args)
     names = _names(rt, args.names)
     if args.due:
@@ -282,6 +311,47 @@ def cmd_rotate(args: argparse.Namespace) -> int:
                                  f"(previous {r['previous'] or 'none'}), rotation {r['rotation_id']}\n")
     _actions_report(results)
     return _worst(codes)
+
+
+def _rotate_sharded(args: argparse.Namespace) -> int:
+    """``rotate NAME --until promoted [--shard-targets N]`` and ``rotate NAME --shard I/N``."""
+    from keyturn.rotation import sharded
+
+    what = f"--shard {args.shard.label}" if args.shard is not None else "--until promoted"
+    if args.shard_targets is not None and not args.until:
+        raise UsageError("--shard-targets N goes with --until promoted (the shards then run --shard I/N)")
+    if len(args.names) != 1 or args.due:
+        raise UsageError(f"{what} is for one secret: name exactly one, without --due")
+    if args.dry_run or env_bool("KEYTURN_DRY_RUN"):
+        raise UsageError(f"{what} changes the store or targets; for a plan use `keyturn plan` or rotate --dry-run")
+    if args.shard is not None and (args.value_from_stdin or args.value_fd is not None or args.reason):
+        raise UsageError("--shard distributes a rotation already promoted; --reason and a new value go with "
+                         "--until promoted")
+    rt = _runtime(args)
+    name = _names(rt, args.names)[0]
+    try:
+        if args.shard is not None:
+            o = sharded.distribute(rt, name, args.shard)
+        else:
+            o = sharded.promote(rt, name, mode=args.mode, reason=args.reason, value=_supplied_value(args, [name]),
+                                shard_count=args.shard_targets)
+    except KeyturnError as exc:
+        result = {"secret": name, "status": "failed", "exit_code": int(exc.exit_code), "error": str(exc),
+                  "rolled_back": isinstance(exc, SmokeFailed)}
+        if args.format == "json":
+            sys.stdout.write(json.dumps({"version": 1, "results": [result]}, indent=2) + "\n")
+        _actions_report([result])
+        raise
+    result = {"secret": name, "status": o.status, "rotation_id": o.rotation_id, "version": o.version,
+              "previous": o.previous, "evidence": o.evidence, "shard": args.shard.label if args.shard else None}
+    if args.format == "json":
+        sys.stdout.write(json.dumps({"version": 1, "results": [result]}, indent=2) + "\n")
+    else:
+        note = f" ({o.message})" if o.message else ""
+        sys.stdout.write(f"{name}: {o.status}{' shard ' + args.shard.label if args.shard else ''}{note} — "
+                         f"version {o.version or '-'} CURRENT, rotation {o.rotation_id or '-'}\n")
+    _actions_report([result])
+    return 0
 
 
 def _supplied_value(args: argparse.Namespace, names: list[str]) -> Any:
@@ -421,6 +491,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     names = list(rt.manifest.model.secrets)
     if args.due:
         names = planning.due_secrets(rt, names)
+    if args.shard_targets is not None and args.format != "matrix":
+        raise UsageError("plan: --shard-targets N goes with --format matrix")
+    if args.format == "matrix" and args.shard_targets is not None:
+        from keyturn.rotation import shards
+
+        matrix = shards.matrix(names, args.shard_targets)
+        sys.stdout.write(json.dumps(matrix) + "\n")
+        gha.set_output("matrix", json.dumps(planning.matrix(names)))  # one per secret: promote and finish jobs
+        gha.set_output("shard-matrix", json.dumps(matrix))
+        gha.set_output("count", str(len(names)))
+        return 0
     if args.format == "matrix":
         matrix = planning.matrix(names)
         sys.stdout.write(json.dumps(matrix) + "\n")

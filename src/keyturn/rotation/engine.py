@@ -28,6 +28,7 @@ from keyturn.errors import (
 from keyturn.generators import generate, value_warnings
 from keyturn.issuers.base import IssueRequest, Issued
 from keyturn.manifest import generator_params
+from keyturn.rotation import shards
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import conflict_message
 from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, VersionId, iso, parse_iso
@@ -317,6 +318,8 @@ class Rotation(SecretOp):
         previous = self.store.read(self.ref, op.old_version) if op.old_version and op.grace_until else None
         # 4. distribute
         if not op.at_least(Stage.DISTRIBUTED):
+            if op.shards:  # sharded: finish only once every shard confirmed its slice (rotation/shards.py)
+                shards.require_complete(op, [target_key(b) for b in self.targets], self.rt.clock())
             op = self._distribute(op, pending, previous)
         # 5. smoke
         if not op.at_least(Stage.SMOKED):

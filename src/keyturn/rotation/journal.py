@@ -72,10 +72,15 @@ def _owner_dead(owner: str) -> bool:
 
 
 def lease_is_live(op: OpRecord, now: datetime) -> bool:
-    expires = parse_iso(op.lock_expires)
-    if not op.lock_owner or expires is None or expires <= now:
+    return holder_is_live(op.lock_owner, op.lock_expires, now)
+
+
+def holder_is_live(owner: str, expires_text: str | None, now: datetime) -> bool:
+    """A lease (``owner`` until ``expires_text``) is live: not expired, owner not provably dead."""
+    expires = parse_iso(expires_text)
+    if not owner or expires is None or expires <= now:
         return False
-    return not _owner_dead(op.lock_owner)
+    return not _owner_dead(owner)
 
 
 def conflict_message(name: str, op: OpRecord) -> str:

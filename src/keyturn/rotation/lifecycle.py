@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from keyturn._internal import faults
 from keyturn.errors import Conflict, DistributionFailed, KeyturnError, SmokeFailed, UsageError, VerificationFailed
+from keyturn.rotation import shards
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Rotation, new_rotation_id
 from keyturn.rotation.journal import conflict_message, lease_is_live, resume_verb
@@ -137,6 +138,7 @@ def rollback(rt: Runtime, name: str, *, reason: str | None = None) -> Outcome:
             raise UsageError(f"{name}: no PREVIOUS version in its grace window to roll back to (retired, or "
                              "never rotated) — rotate instead")
     op = rot.journal.acquire(lambda d: _rollback_op(rt, name, d, reason))
+    _no_running_shard(rot, op)
     if op.operation == Operation.ROTATE.value and not op.at_least(Stage.ROLLING_BACK):
         op = op.with_(reason=reason or op.reason)
     restored, failures = rot.restore_previous(op, f"manual rollback ({reason or 'no reason given'})")
@@ -173,6 +175,7 @@ def abort(rt: Runtime, name: str, *, reason: str) -> Outcome:
     if lease_is_live(found, rt.clock()):
         raise Conflict(conflict_message(name, found))
     op = rot.journal.acquire(lambda d: found)
+    _no_running_shard(rot, op)
     rot.audit("rotation.abort", op, why=reason, stage=op.stage, operation=op.operation)
     if op.operation == Operation.ROTATE.value and op.at_least(Stage.PROMOTED):
         restored, failures = rot.restore_previous(op, f"aborted ({reason})", evidence="aborted")
@@ -196,12 +199,24 @@ def abort(rt: Runtime, name: str, *, reason: str) -> Outcome:
     return Outcome(name, "aborted", op.rotation_id, message="nothing had been promoted")
 
 
+def _no_running_shard(rot: SecretOp, op: OpRecord) -> None:
+    """Checked with the lease held: a shard still writing its slice (rotation/shards.py) wins."""
+    try:
+        shards.refuse_running(op, rot.rt.clock())
+    except Conflict:
+        rot.journal.release()
+        raise
+
+
 def unlock(rt: Runtime, name: str, *, reason: str) -> Outcome:
     """Expire the lease of an unfinished operation whose runner is gone (audited)."""
     if not reason.strip():
         raise UsageError("unlock needs --reason TEXT (it is audited)")
     sop = SecretOp(rt, name)
     op = sop.journal.unlock()
+    freed = shards.released(sop.journal.doc.op, iso(rt.clock()) or "") if sop.journal.doc.op else None
+    if freed is not None:  # the leases of sharded distribution runs go too
+        sop.journal.update(op=freed)
     if op is None:
         rt.progress.step(name, "no lease held")
         return Outcome(name, "skipped", message="no lease held")

@@ -126,6 +126,8 @@ class OpRecord:
     #: the new credential's id at its issuer, and the old one's
     credential: str = ""
     old_credential: str = ""
+    #: a sharded distribution (``rotation/shards.py``): shard count and each shard's run
+    shards: dict[str, Any] = field(default_factory=dict)
 
     def at_least(self, stage: Stage) -> bool:
         return _ORDER.index(self.stage) >= _ORDER.index(stage.value)
@@ -151,6 +153,13 @@ class Awaiting:
     credential: str
     since: str
     instructions: str = ""
+
+
+def _op_dict(op: OpRecord) -> dict[str, Any]:
+    data = asdict(op)
+    if not data["shards"]:
+        del data["shards"]  # an unsharded operation's record is as it always was
+    return data
 
 
 @dataclass(frozen=True)
@@ -195,7 +204,7 @@ class JournalDoc:
             "schema": SCHEMA,
             "secret": self.secret,
             "versions": [asdict(v) for v in self.versions],
-            "op": asdict(self.op) if self.op else None,
+            "op": _op_dict(self.op) if self.op else None,
             "cache": self.cache,
             "awaiting": [asdict(a) for a in self.awaiting],
         }
