@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from keyturn.errors import UsageError
 from keyturn.generators import check_params
-from keyturn.manifest import HttpCheckConfig, LoadedManifest, generator_params
+from keyturn.manifest import LoadedManifest, generator_params
+from keyturn.validators.http_config import HttpCheckConfig
 from keyturn.validators.registry import build_check
 
 

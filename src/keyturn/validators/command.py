@@ -12,59 +12,37 @@ kept; it is never echoed: a result's ``detail`` names the exit code, signal or t
 and a failed check's ``excerpt`` is a short line of the tail after
 :func:`keyturn.redaction.redact`. The whole process group is killed on timeout and when
 the check ends. This module imports only the standard library, :mod:`keyturn.values`,
-:mod:`keyturn.redaction`, :mod:`keyturn.errors` and :mod:`keyturn.validators.base`; it
-must never import a store, target or SDK.
+:mod:`keyturn.redaction`, :mod:`keyturn.errors`, :mod:`keyturn.validators.base` and its
+manifest config (:mod:`keyturn.validators.command_config`, which holds the env-name rules);
+it must never import a store, target or SDK.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from keyturn.errors import UsageError
 from keyturn.redaction import EXCERPT_CHARS, excerpt, forms_of, reach
 from keyturn.validators.base import CheckResult
+from keyturn.validators.command_config import check_env_names, reserved_env_name  # noqa: F401 (re-exported)
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.command_config import CommandCheckConfig
 
 #: How much output is kept (beyond what redaction at the cut needs).
 TAIL_BYTES = 8192
 _KILL_GRACE = 1.0
 #: Variables every check gets from keyturn's environment (when set).
 BASE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Credentials that never reach a check, whatever the manifest says.
-_RESERVED = re.compile(
-    r"^(KEYTURN_.*|VAULT_TOKEN|BAO_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_ENTERPRISE_TOKEN"
-    r"|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN|ACTIONS_ID_TOKEN_REQUEST_URL)$",
-    re.IGNORECASE,
-)
-
-
-def reserved_env_name(name: str) -> bool:
-    """True for names a check may never receive from ``env``/``pass_env``."""
-    return bool(_RESERVED.match(name))
-
-
-def check_env_names(env: Mapping[str, str], pass_env: Sequence[str]) -> tuple[str, str] | None:
-    """(field, problem) for the first bad ``env``/``pass_env`` name, or None."""
-    for field, names in (("env", list(env)), ("pass_env", list(pass_env))):
-        for name in names:
-            if not isinstance(name, str) or not _ENV_NAME.match(name):
-                return field, f"{name!r} is not an environment variable name"
-            if reserved_env_name(name):
-                return field, (
-                    f"{name} is reserved — keyturn sets KEYTURN_VALUE and KEYTURN_SECRET_NAME, "
-                    "and store/GitHub credentials and audit keys never reach a check"
-                )
-    return None
-
-
 def minimal_env(
     environ: Mapping[str, str], env: Mapping[str, str], pass_env: Sequence[str]
 ) -> dict[str, str]:
@@ -219,3 +197,9 @@ def _signal_name(num: int) -> str:
         return signal.Signals(num).name
     except ValueError:
         return f"signal {num}"
+
+
+def build(config: CommandCheckConfig, base_dir: Path, environ: Mapping[str, str] | None = None) -> CommandCheck:
+    """The registry's builder for ``- command:`` entries; the check runs in the manifest's directory."""
+    return CommandCheck(list(config.command), timeout=config.timeout.total_seconds(), env=dict(config.env),
+                        pass_env=list(config.pass_env), cwd=str(base_dir))
