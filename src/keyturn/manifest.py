@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import posixpath
 import re
 import stat
 from datetime import timedelta
@@ -31,18 +30,31 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from keyturn._internal.configbase import ConfigModel, Duration
+from keyturn._internal.configbase import REPO_RE, SECRET_NAME_RE, ConfigModel, Duration, KeyedConfig
+from keyturn._internal.configbase import RefError as _RefError
 from keyturn._internal.yamlpos import YamlError, load_with_positions
 from keyturn.errors import ManifestError
 from keyturn.issuers.registry import issuer_config_models
 from keyturn.stores.base import PENDING_SUFFIX, ROTATION_SUFFIX  # noqa: F401 (re-exported)
 from keyturn.stores.registry import store_config_models
 from keyturn.stores.vault import VaultAuth, VaultStoreConfig, VaultTokenAuth  # noqa: F401 (re-exported)
-from keyturn.targets.base import Shape
+from keyturn.targets.base import Shape, claimed_names, versioned_base, versioned_family
+from keyturn.targets.config import EntryScope, TargetConfigBase
+from keyturn.targets.config import TargetConfigBase as _TargetBase  # noqa: F401 (re-exported)
+from keyturn.targets.file_config import FileTargetConfig
+from keyturn.targets.github_config import GitHubOrgTargetConfig, GitHubTargetConfig  # noqa: F401 (re-exported)
+from keyturn.targets.registry import target_config_models
+from keyturn.validators.aws_sts_config import AwsStsCheckConfig, AwsStsSpec  # noqa: F401 (re-exported)
+from keyturn.validators.command_config import CommandCheckConfig  # noqa: F401 (re-exported)
+from keyturn.validators.github_workflow_config import (  # noqa: F401 (re-exported)
+    GitHubWorkflowCheckConfig,
+    GitHubWorkflowSpec,
+)
+from keyturn.validators.http_config import HttpCheckConfig, HttpSpec  # noqa: F401 (re-exported)
+from keyturn.validators.registry import check_config_models
+from keyturn.validators.vault_token_config import VaultTokenCheckConfig, VaultTokenSpec  # noqa: F401 (re-exported)
 
 DEFAULT_MANIFEST = "keyturn.yml"
-SECRET_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
-REPO_RE = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 
 
 _Model = ConfigModel
@@ -122,259 +134,44 @@ def generator_params(gen: Any) -> dict[str, Any]:
     return params
 
 
-# --------------------------------------------------------------------------- targets
-class _TargetBase(_Model):
-    shape: Shape = Field(default=Shape.SINGLE, description="single | dual | versioned")
-    name: str | None = Field(default=None, description="Entry name at the target (default: the secret's key)")
-    fields: dict[str, str] | None = Field(
-        default=None, description="Structured values (e.g. an IAM key): entry name → field of the value, "
-        "e.g. {AWS_ACCESS_KEY_ID: access_key_id, AWS_SECRET_ACCESS_KEY: secret_access_key}")
+# --------------------------------------------------------------------------- targets and checks
+# Each target's and check's config model lives in a light module of its backend
+# (``targets/file_config.py``, ``validators/http_config.py``, ...) and is registered in
+# ``keyturn.targets.registry`` / ``keyturn.validators.registry``; the unions are assembled
+# here. An entry's kind is the key it has (``- file: ...``, ``- command: [...]``): each model
+# names its keys (``kind_keys``), and the first model, in registry order, whose key an entry
+# has is its kind.
+def _keyed_union(models: tuple[type[Any], ...], error_type: str, message: str) -> Any:
+    def tag(v: Any) -> str | None:
+        if isinstance(v, dict):
+            return next((m.kind_keys[0] for m in models for key in m.kind_keys if key in v), None)
+        return next((m.kind_keys[0] for m in models if isinstance(v, m)), None)
 
-    @field_validator("name")
-    @classmethod
-    def _name_ok(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(SECRET_NAME_RE, v):
-            raise ValueError(f"bad name {v!r}: letters, digits and _ only, not starting with a digit")
-        return v
-
-    @field_validator("fields")
-    @classmethod
-    def _fields_ok(cls, v: dict[str, str] | None) -> dict[str, str] | None:
-        if v is None:
-            return v
-        if not v:
-            raise ValueError("fields: map at least one entry name to a field")
-        for entry in v:
-            if not re.fullmatch(SECRET_NAME_RE, entry):
-                raise ValueError(f"bad entry name {entry!r}: letters, digits and _ only, not starting with a digit")
-        return v
-
-    @model_validator(mode="after")
-    def _name_or_fields(self) -> _TargetBase:
-        if self.fields is not None and self.name is not None:
-            raise ValueError("give name: (one entry) or fields: (one entry per field of a structured value), not both")
-        return self
+    members = tuple(Annotated[m, Tag(m.kind_keys[0])] for m in models)
+    return Annotated[
+        Union[members],
+        Discriminator(tag, custom_error_type=error_type, custom_error_message=message),
+    ]
 
 
-class FileTargetConfig(_TargetBase):
-    file: str = Field(min_length=1, description="dotenv file, written atomically with mode 0600 "
-                      "(format: jwks: a JWK Set of public keys, mode 0644)")
-    allow_outside: bool = Field(
-        default=False, description="Allow an absolute path or one outside the manifest's directory"
+_TARGET_KINDS = [m.kind_keys[0] for m in target_config_models()]
+_CHECK_KINDS = [m.kind_keys[0] for m in check_config_models()]
+
+if TYPE_CHECKING:
+    TargetConfig = TargetConfigBase
+    CheckConfig = KeyedConfig
+else:
+    TargetConfig = _keyed_union(
+        target_config_models(),
+        "unknown_target",
+        "unknown target type: expected one of the keys " + ", ".join(_TARGET_KINDS),
     )
-    format: Literal["env-file", "dotenv", "jwks"] = Field(
-        default="env-file",
-        description="env-file: bare values every reader (python-dotenv, docker --env-file, bash, systemd) "
-        "reads back; dotenv: also single-quoted and multi-line values (not docker); jwks: the public "
-        "halves of signing keys as a JWK Set (kid = RFC 7638 thumbprint), never the private key",
+    CheckConfig = _keyed_union(
+        check_config_models(),
+        "unknown_check",
+        "unknown check type: expected a " + ", ".join(f"{k}:" for k in _CHECK_KINDS[:-1])
+        + f" or {_CHECK_KINDS[-1]}: entry",
     )
-
-    @model_validator(mode="after")
-    def _inside(self) -> FileTargetConfig:
-        from keyturn.targets.file import escapes
-
-        if escapes(self.file) and not self.allow_outside:
-            raise _RefError(
-                ("file",),
-                f"{self.file!r} is outside the manifest's directory — use a path inside it, "
-                "or set allow_outside: true on this target",
-                relative=True,
-            )
-        return self
-
-
-class GitHubTargetConfig(_TargetBase):
-    github: str = Field(pattern=REPO_RE, description="owner/repo")
-    environments: list[str] | None = Field(
-        default=None, min_length=1, description="Environment secrets instead"
-    )
-    dependabot: bool = False
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> GitHubTargetConfig:
-        if self.environments and self.dependabot:
-            raise _RefError(
-                ("dependabot",),
-                "dependabot cannot be combined with environments (Dependabot secrets are repository-wide:"
-                " use a second target)",
-                relative=True,
-            )
-        return self
-
-
-class GitHubOrgTargetConfig(_TargetBase):
-    github_org: str = Field(alias="github-org", pattern=r"^[A-Za-z0-9-]+$")
-    visibility: Literal["all", "private", "selected"] = "private"
-    repositories: list[str] = Field(default_factory=list)
-    dependabot: bool = False
-
-    @field_validator("repositories")
-    @classmethod
-    def _repos_ok(cls, v: list[str]) -> list[str]:
-        for repo in v:
-            if not re.fullmatch(REPO_RE, repo):
-                raise ValueError(f"bad repository {repo!r}: expected owner/name")
-        return v
-
-    @model_validator(mode="after")
-    def _selected(self) -> GitHubOrgTargetConfig:
-        if self.visibility == "selected" and not self.repositories:
-            raise _RefError(
-                ("visibility",), "visibility 'selected' needs repositories: [owner/name, ...]", relative=True
-            )
-        if self.visibility != "selected" and self.repositories:
-            raise _RefError(
-                ("repositories",),
-                f"repositories is only valid with visibility: selected (visibility is {self.visibility!r})",
-                relative=True,
-            )
-        return self
-
-
-_TARGET_KEYS = {"file": "file", "github": "github", "github-org": "github-org", "github_org": "github-org"}
-
-
-def _target_tag(v: Any) -> str | None:
-    if isinstance(v, dict):
-        for key, tag in _TARGET_KEYS.items():
-            if key in v:
-                return tag
-        return None
-    for attr, tag in (("file", "file"), ("github", "github"), ("github_org", "github-org")):
-        if hasattr(v, attr):
-            return tag
-    return None
-
-
-TargetConfig = Annotated[
-    Union[
-        Annotated[FileTargetConfig, Tag("file")],
-        Annotated[GitHubTargetConfig, Tag("github")],
-        Annotated[GitHubOrgTargetConfig, Tag("github-org")],
-    ],
-    Discriminator(
-        _target_tag,
-        custom_error_type="unknown_target",
-        custom_error_message="unknown target type: expected one of the keys file, github, github-org",
-    ),
-]
-
-
-# --------------------------------------------------------------------------- checks
-class CommandCheckConfig(_Model):
-    command: list[str] = Field(min_length=1, description="argv; the value arrives in env KEYTURN_VALUE")
-    timeout: Duration = timedelta(seconds=60)
-    env: dict[str, str] = Field(default_factory=dict, description="Fixed variables for the check")
-    pass_env: list[str] = Field(
-        default_factory=list,
-        description="Variables copied from keyturn's environment (checks get only PATH, HOME, locale otherwise)",
-    )
-
-    @model_validator(mode="after")
-    def _env_names(self) -> CommandCheckConfig:
-        from keyturn.validators.command import check_env_names
-
-        problem = check_env_names(self.env, self.pass_env)
-        if problem:
-            raise _RefError((problem[0],), problem[1], relative=True)
-        return self
-
-
-class HttpSpec(_Model):
-    url: str = Field(pattern=r"^https?://")
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict, description="May use {{ value }}")
-    body: str | None = Field(default=None, description="May use {{ value }}")
-    expect_status: int | list[int] = 200
-    timeout: Duration = timedelta(seconds=10)
-    ca_cert: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _no_value_in_url(cls, v: str) -> str:
-        if "{{" in v:
-            raise ValueError("the URL must not contain a template: URLs reach logs; use headers or body")
-        return v
-
-
-class HttpCheckConfig(_Model):
-    http: HttpSpec
-
-
-class GitHubWorkflowSpec(_Model):
-    repository: str = Field(pattern=REPO_RE, description="Consumer repository owner/name")
-    workflow: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Workflow file name (or id) with on: workflow_dispatch")
-    ref: str = Field(default="main", pattern=r"^[A-Za-z0-9_./-]+$", description="Branch or tag to run on")
-    inputs: dict[str, str] = Field(default_factory=dict, description="workflow_dispatch inputs (never values)")
-    timeout: Duration = timedelta(minutes=15)
-    poll_interval: Duration = timedelta(seconds=10)
-    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                  description="Env var with a token that has actions: write on the consumer "
-                                  "repository (default: GITHUB_TOKEN)")
-
-    @field_validator("inputs")
-    @classmethod
-    def _no_value_in_inputs(cls, v: dict[str, str]) -> dict[str, str]:
-        if any("{{" in text for text in v.values()):
-            raise ValueError("inputs must not contain a template: dispatch inputs are visible in the run's logs")
-        return v
-
-
-class GitHubWorkflowCheckConfig(_Model):
-    github_workflow: GitHubWorkflowSpec = Field(alias="github-workflow")
-
-
-class AwsStsSpec(_Model):
-    region: str | None = Field(default=None, description="Default: $AWS_REGION / $AWS_DEFAULT_REGION")
-    endpoint_url: str | None = Field(default=None, description="Default: $AWS_ENDPOINT_URL_STS / $AWS_ENDPOINT_URL")
-    access_key_id_field: str = Field(default="AccessKeyId", description="JSON field of the value holding the key id")
-    secret_access_key_field: str = Field(default="SecretAccessKey", description="JSON field holding the secret key")
-    expect_account: str | None = Field(default=None, pattern=r"^[0-9]{12}$", description="Fail unless this account")
-    timeout: Duration = timedelta(seconds=20)
-
-
-class AwsStsCheckConfig(_Model):
-    aws_sts: AwsStsSpec = Field(alias="aws-sts")
-
-
-class VaultTokenSpec(_Model):
-    address: str | None = Field(default=None, description="Default: $VAULT_ADDR")
-    namespace: str | None = None
-    ca_cert: str | None = None
-    expect_policies: list[str] = Field(default_factory=list, description="Fail unless the token has these")
-    timeout: Duration = timedelta(seconds=10)
-
-
-class VaultTokenCheckConfig(_Model):
-    vault_token: VaultTokenSpec = Field(alias="vault-token")
-
-
-_CHECK_KEYS = {"command": "command", "http": "http", "github-workflow": "github-workflow",
-               "github_workflow": "github-workflow", "aws-sts": "aws-sts", "aws_sts": "aws-sts",
-               "vault-token": "vault-token", "vault_token": "vault-token"}
-
-
-def _check_tag(v: Any) -> str | None:
-    if isinstance(v, dict):
-        return next((tag for key, tag in _CHECK_KEYS.items() if key in v), None)
-    return next((tag for key, tag in _CHECK_KEYS.items() if "-" not in key and hasattr(v, key)), None)
-
-
-CheckConfig = Annotated[
-    Union[
-        Annotated[CommandCheckConfig, Tag("command")],
-        Annotated[HttpCheckConfig, Tag("http")],
-        Annotated[GitHubWorkflowCheckConfig, Tag("github-workflow")],
-        Annotated[AwsStsCheckConfig, Tag("aws-sts")],
-        Annotated[VaultTokenCheckConfig, Tag("vault-token")],
-    ],
-    Discriminator(
-        _check_tag,
-        custom_error_type="unknown_check",
-        custom_error_message="unknown check type: expected a command:, http:, github-workflow:, aws-sts: or "
-        "vault-token: entry",
-    ),
-]
 
 
 # --------------------------------------------------------------------------- secrets
@@ -565,69 +362,39 @@ def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
             )
 
 
-def _target_scopes(target: Any) -> list[tuple[str, ...]]:
-    """Where a target's entries live; GitHub names are case-insensitive."""
-    if isinstance(target, FileTargetConfig):
-        return [("file", posixpath.normpath(target.file))]
-    if isinstance(target, GitHubTargetConfig):
-        if target.environments:
-            return [("github", target.github.lower(), "environment", env) for env in target.environments]
-        return [("github", target.github.lower(), "dependabot" if target.dependabot else "actions")]
-    if isinstance(target, GitHubOrgTargetConfig):
-        return [("github-org", target.github_org.lower(), "dependabot" if target.dependabot else "actions")]
-    return []
-
-
-def _describe_scope(scope: tuple[str, ...]) -> str:
-    if scope[0] == "file":
-        return f"file {scope[1]}"
-    kind = "GitHub organization" if scope[0] == "github-org" else "GitHub repository"
-    where = f" environment {scope[3]}" if len(scope) > 3 else (" (Dependabot)" if scope[2] == "dependabot" else "")
-    return f"{kind} {scope[1]}{where}"
-
-
 def _refuse_shared_entries(secrets: dict[str, SecretConfig]) -> None:
     """Two targets writing one entry (``NAME``, ``NAME_PREVIOUS``, ``NAME_V<n>``,
-    ``NAME_ACTIVE_VERSION``) in one file or GitHub scope would overwrite each other."""
-    exact: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
-    versioned: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
+    ``NAME_ACTIVE_VERSION``: see :mod:`keyturn.targets.base`) in one place (each target
+    config's :meth:`~keyturn.targets.config.TargetConfigBase.entry_scopes`) would
+    overwrite each other."""
+    exact: dict[tuple[EntryScope, str], tuple[str, int]] = {}
+    versioned: dict[tuple[EntryScope, str], tuple[str, int]] = {}
     for secret_name, secret in secrets.items():
         for index, target in enumerate(secret.targets):
             base = target.name or secret_name
-            for scope in _target_scopes(target):
-                fold = (lambda n: n) if scope[0] == "file" else str.upper
-                names = {Shape.SINGLE: [base], Shape.DUAL: [base, f"{base}_PREVIOUS"],
-                         Shape.VERSIONED: [f"{base}_ACTIVE_VERSION"]}[Shape(target.shape)]
+            shape = Shape(target.shape)
+            for scope in target.entry_scopes():
+                names = claimed_names(shape, base)
                 mine = (secret_name, index)
-                clashes = [(n, exact.get((scope, fold(n)))) for n in names]
-                clashes += [(n, versioned.get((scope, fold(m.group(1)))))
-                            for n in names if (m := re.fullmatch(r"(.+)_V[0-9]+", n))]
-                if target.shape == Shape.VERSIONED:
-                    prefix = fold(base)
-                    clashes.append((f"{base}_V<n>", versioned.get((scope, prefix))))
-                    clashes += [(f"{base}_V<n>", owner) for (sc, n), owner in exact.items()
-                                if sc == scope and re.fullmatch(re.escape(prefix) + r"_V[0-9]+", n)]
+                clashes = [(n, exact.get((scope, scope.fold(n)))) for n in names]
+                clashes += [(n, versioned.get((scope, scope.fold(family))))
+                            for n in names if (family := versioned_base(n)) is not None]
+                if shape is Shape.VERSIONED:
+                    prefix = scope.fold(base)
+                    clashes.append((versioned_family(base), versioned.get((scope, prefix))))
+                    clashes += [(versioned_family(base), owner) for (sc, n), owner in exact.items()
+                                if sc == scope and versioned_base(n) == prefix]
                 for entry, owner in clashes:
                     if owner is not None and owner != mine:
                         raise _RefError(
                             ("secrets", secret_name, "targets", index),
-                            f"entry {entry} in {_describe_scope(scope)} is also written by "
+                            f"entry {entry} in {scope.label} is also written by "
                             f"secrets.{owner[0]}.targets[{owner[1]}] — each entry needs one owner (set name:)",
                         )
                 for n in names:
-                    exact[(scope, fold(n))] = mine
-                if target.shape == Shape.VERSIONED:
-                    versioned[(scope, fold(base))] = mine
-
-
-class _RefError(ValueError):
-    """A validator error that names its key path: from the manifest root, or (``relative``)
-    from the model that raised it."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str, *, relative: bool = False) -> None:
-        super().__init__(message)
-        self.path = path
-        self.relative = relative
+                    exact[(scope, scope.fold(n))] = mine
+                if shape is Shape.VERSIONED:
+                    versioned[(scope, scope.fold(base))] = mine
 
 
 # --------------------------------------------------------------------------- loaded

@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
+from keyturn.issuers.registry import BUILTIN as ISSUERS
 from keyturn.manifest import LoadedManifest
 from keyturn.stores.registry import EXTRAS as STORE_EXTRAS
-from keyturn.validators.registry import EXTRAS as CHECK_EXTRAS
 
 
 def store_extras(loaded: LoadedManifest) -> list[str]:
@@ -17,7 +17,9 @@ def store_extras(loaded: LoadedManifest) -> list[str]:
     needed = {STORE_EXTRAS[config.type] for config in model.stores.values()}
     for secret in model.secrets.values():
         for check in (*secret.validate_, *secret.smoke):
-            extra = CHECK_EXTRAS.get(type(check))
-            if extra:
+            extra = type(check).extra  # the check config's optional dependency, if any
+            if extra in STORE_EXTRAS.values():
                 needed.add(extra)
+        _, issuer_extras = ISSUERS.get(secret.generator.type, ("", ""))
+        needed.update(e for e in issuer_extras.split(",") if e in STORE_EXTRAS.values())
     return sorted(needed)

@@ -12,7 +12,8 @@ import os
 from keyturn.errors import UsageError
 from keyturn.generators import check_params
 from keyturn.issuers.registry import is_issuer
-from keyturn.manifest import HttpCheckConfig, LoadedManifest, SecretConfig, generator_params
+from keyturn.manifest import LoadedManifest, SecretConfig, generator_params
+from keyturn.validators.http_config import HttpCheckConfig
 from keyturn.validators.registry import build_check
 
 

@@ -9,11 +9,14 @@ entries a secret becomes there:
 * ``versioned`` — ``NAME_V{n}`` per live generation, ``NAME_ACTIVE_VERSION`` = n
 
 The engine computes entries with :func:`entries_for` and hands them to the target;
-targets never decide shapes. Nothing here imports a store or an SDK.
+targets never decide shapes. This module is the one place entry names are spelled:
+the engine, planning, doctor and the manifest's one-owner-per-entry check all ask it.
+Nothing here imports a store or an SDK.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -110,6 +113,32 @@ def _name_version(name: str, generation: int) -> str:
 
 def active_version_name(name: str) -> str:
     return f"{name}_ACTIVE_VERSION"
+
+
+_VERSIONED_ENTRY = re.compile(r"(.+)_V[0-9]+")
+
+
+def claimed_names(shape: Shape, name: str) -> tuple[str, ...]:
+    """The entry names a shape holds at a target whatever the generation (``versioned``
+    also holds every ``NAME_V<n>``: see :func:`versioned_base`)."""
+    if shape is Shape.SINGLE:
+        return (name,)
+    if shape is Shape.DUAL:
+        return (name, _name_previous(name))
+    if shape is Shape.VERSIONED:
+        return (active_version_name(name),)
+    raise AssertionError(f"unhandled shape {shape!r}")
+
+
+def versioned_base(entry: str) -> str | None:
+    """``NAME`` when ``entry`` is spelled like a ``versioned`` shape's ``NAME_V{n}``, else None."""
+    m = _VERSIONED_ENTRY.fullmatch(entry)
+    return m.group(1) if m else None
+
+
+def versioned_family(name: str) -> str:
+    """How messages spell every ``NAME_V{n}`` at once."""
+    return f"{name}_V<n>"
 
 
 def entries_for(

@@ -10,8 +10,9 @@ name the path and line number, never a value or a line's text. The file must lie
 the manifest's directory (``allow_outside`` opts out); a symlink at the path or at any
 directory between the manifest's directory and the file is refused, never followed
 (the file is opened with ``O_NOFOLLOW``), and missing directories are made 0700. This module imports only the standard
-library, :mod:`keyturn.values`, :mod:`keyturn.errors` and :mod:`keyturn.targets.base`;
-it must never import a store, validator or SDK.
+library, :mod:`keyturn.values`, :mod:`keyturn.errors`, :mod:`keyturn.targets.base` and its
+manifest config (:mod:`keyturn.targets.file_config`); it must never import a store,
+validator or SDK.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import errno
 import hmac
 import os
-import posixpath
 import re
 import stat
 from collections.abc import Sequence
@@ -27,11 +27,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keyturn._internal.atomic import AtomicWriteError, SymlinkRefused, ensure_dir, write_atomic
 from keyturn.errors import TargetFailed, UsageError
-from keyturn.targets.base import Entry, WriteReport
+from keyturn.targets.base import Entry, Target, WriteReport
+from keyturn.targets.file_config import FileTargetConfig, escapes
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from keyturn.targets.registry import TargetFactory
 
 FILE_MODE = 0o600
 #: Directories made for a dotenv file hold secrets: owner only.
@@ -111,14 +116,6 @@ def format_value(value: str, style: Style = Style.ENV_FILE) -> str:
     if "${" in value:
         raise Unrepresentable("holds ${, which python-dotenv expands even inside single quotes")
     return f"'{value}'"
-
-
-def escapes(path: str) -> bool:
-    """True for an absolute path or one that leaves its base directory (``../x``)."""
-    if path.startswith(("/", "\\")) or os.path.isabs(path):
-        return True
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    return norm == ".." or norm.startswith("../")
 
 
 def _physical_lines(text: str) -> list[tuple[str, str]]:
@@ -443,3 +440,13 @@ class FileTarget(LocalFile):
             if not hmac.compare_digest(have.encode("utf-8"), entry.reveal().encode("utf-8")):
                 current = False
         return current
+
+
+def build_targets(config: FileTargetConfig, factory: TargetFactory) -> list[Target]:
+    """The registry's builder for ``- file:`` entries (one file, one target)."""
+    if config.format == "jwks":
+        from keyturn.targets.jwks import JwksTarget
+
+        return [JwksTarget(config.file, base_dir=factory.base_dir, allow_outside=config.allow_outside)]
+    return [FileTarget(config.file, base_dir=factory.base_dir, allow_outside=config.allow_outside,
+                       style=config.format)]

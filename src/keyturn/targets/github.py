@@ -21,12 +21,16 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from keyturn._internal.github_client import Counter, GitHubRequestFailed, GitHubSession, ScopeKey
 from keyturn.errors import TargetFailed, UsageError
-from keyturn.targets.base import Entry, WriteReport
+from keyturn.targets.base import Entry, Target, WriteReport
 from keyturn.values import GITHUB_MAX_BYTES
+
+if TYPE_CHECKING:
+    from keyturn.targets.github_config import GitHubOrgTargetConfig, GitHubTargetConfig
+    from keyturn.targets.registry import TargetFactory
 
 Visibility = Literal["all", "private", "selected"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -329,3 +333,18 @@ __all__ = [
     "validate_entries",
     "validate_secret_name",
 ]
+
+
+# ---------------------------------------------------------------------------- builders (targets/registry)
+def build_repo_targets(config: GitHubTargetConfig, factory: TargetFactory) -> list[Target]:
+    """``- github: owner/repo``: the repository's (or Dependabot's) secrets, or one target per environment."""
+    session = factory.github_session()
+    if config.environments:
+        return [GitHubRepoSecretTarget(session, config.github, environment=env) for env in config.environments]
+    return [GitHubRepoSecretTarget(session, config.github, dependabot=config.dependabot)]
+
+
+def build_org_targets(config: GitHubOrgTargetConfig, factory: TargetFactory) -> list[Target]:
+    """``- github-org: org``: the organization's (or Dependabot's) secrets."""
+    return [GitHubOrgSecretTarget(factory.github_session(), config.github_org, visibility=config.visibility,
+                                  repositories=list(config.repositories), dependabot=config.dependabot)]

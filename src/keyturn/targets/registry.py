@@ -1,5 +1,11 @@
 """Explicit target registry: manifest target entries → Target objects.
 
+:data:`TARGET_CONFIGS` lists every target kind: its manifest config model (a light module:
+pydantic only, imported by the manifest, which assembles its union from this table) and
+the function that builds its targets (imported only when a run builds them, and free to
+import its SDK). Adding a target is its config module, its implementation with a builder,
+and one line here.
+
 One manifest entry may expand to several targets (``environments: [a, b]`` → one
 target per environment). Shared sessions (one GitHub client per run) are created once
 per :class:`TargetFactory`, which also owns what targets may remember between runs
@@ -9,19 +15,43 @@ the first write, :meth:`TargetFactory.target_cache` after, both plain JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyturn.errors import UsageError
-from keyturn.manifest import (
-    FileTargetConfig,
-    GitHubOrgTargetConfig,
-    GitHubTargetConfig,
-)
 from keyturn.targets.base import Shape, Target
-from keyturn.targets.github_cache import JsonKeyCache
+
+if TYPE_CHECKING:
+    from keyturn.targets.github_cache import JsonKeyCache
+
+#: config model → builder, both "module:name". A builder is
+#: ``(config, factory: TargetFactory) -> list[Target]``; the config model subclasses
+#: :class:`keyturn.targets.config.TargetConfigBase` and its module must not import an SDK.
+TARGET_CONFIGS: dict[str, str] = {
+    "keyturn.targets.file_config:FileTargetConfig": "keyturn.targets.file:build_targets",
+    "keyturn.targets.github_config:GitHubTargetConfig": "keyturn.targets.github:build_repo_targets",
+    "keyturn.targets.github_config:GitHubOrgTargetConfig": "keyturn.targets.github:build_org_targets",
+}
+
+
+def _load(item: str) -> Any:
+    module_name, attr = item.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@cache
+def _builders() -> dict[type[Any], str]:
+    return {_load(config): builder for config, builder in TARGET_CONFIGS.items()}
+
+
+def target_config_models() -> tuple[type[Any], ...]:
+    """The config model classes of every registered target, for the manifest's union."""
+    return tuple(_builders())
+
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
@@ -43,11 +73,13 @@ class BoundTarget:
 
 class TargetFactory:
     def __init__(self, base_dir: Path, environ: Mapping[str, str]) -> None:
+        from keyturn.targets.github_cache import JsonKeyCache  # here: the manifest imports this module
+
         self.base_dir = base_dir
         self.environ = environ
         self._github: Any = None
         api_url = (environ.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
-        self.github_cache = JsonKeyCache(api_url)
+        self.github_cache: JsonKeyCache = JsonKeyCache(api_url)
 
     # -- what targets remember between runs (public data only) -----------------------
     def load_target_cache(self, data: Mapping[str, Any] | None) -> None:
@@ -66,7 +98,8 @@ class TargetFactory:
             return {}
         return {"github": self.github_cache.to_json(scopes, repos)}
 
-    def _github_session(self) -> Any:
+    def github_session(self) -> Any:
+        """The run's one GitHub session (for the GitHub targets' builders)."""
         if self._github is None:
             try:
                 from keyturn._internal.github_client import GitHubSession
@@ -80,51 +113,20 @@ class TargetFactory:
     def build(self, secret_name: str, config: Any) -> list[BoundTarget]:
         """One BoundTarget per target and entry (a ``fields:`` mapping gives one entry
         per field, all on the same target object)."""
-        bounds = self._build(secret_name, config)
-        mapping = getattr(config, "fields", None)
-        if not mapping:
-            return bounds
-        return [BoundTarget(b.target, b.shape, entry, field) for b in bounds for entry, field in mapping.items()]
-
-    def _build(self, secret_name: str, config: Any) -> list[BoundTarget]:
+        try:
+            builder_path = _builders()[type(config)]
+        except KeyError:
+            raise UsageError(f"{secret_name}: unsupported target {type(config).__name__}") from None
+        kind = config.kind_keys[0]
+        try:
+            builder: Callable[[Any, TargetFactory], list[Target]] = _load(builder_path)
+        except ImportError as exc:
+            extra = f" — pip install 'keyturn[{config.extra}]'" if config.extra else ""
+            raise UsageError(f"{secret_name}: {kind} targets need an optional dependency ({exc.name}){extra}") from None
         name = config.name or secret_name
         shape = Shape(config.shape)
-        if isinstance(config, FileTargetConfig) and config.format == "jwks":
-            from keyturn.targets.jwks import JwksTarget
-
-            jwks = JwksTarget(config.file, base_dir=self.base_dir, allow_outside=config.allow_outside)
-            return [BoundTarget(jwks, shape, name)]
-        if isinstance(config, FileTargetConfig):
-            from keyturn.targets.file import FileTarget
-
-            dotenv = FileTarget(
-                config.file, base_dir=self.base_dir, allow_outside=config.allow_outside, style=config.format
-            )
-            return [BoundTarget(dotenv, shape, name)]
-        if isinstance(config, GitHubTargetConfig):
-            from keyturn.targets.github import GitHubRepoSecretTarget
-
-            session = self._github_session()
-            if config.environments:
-                return [
-                    BoundTarget(GitHubRepoSecretTarget(session, config.github, environment=env), shape, name)
-                    for env in config.environments
-                ]
-            return [
-                BoundTarget(
-                    GitHubRepoSecretTarget(session, config.github, dependabot=config.dependabot), shape, name
-                )
-            ]
-        if isinstance(config, GitHubOrgTargetConfig):
-            from keyturn.targets.github import GitHubOrgSecretTarget
-
-            session = self._github_session()
-            target = GitHubOrgSecretTarget(
-                session,
-                config.github_org,
-                visibility=config.visibility,
-                repositories=list(config.repositories),
-                dependabot=config.dependabot,
-            )
-            return [BoundTarget(target, shape, name)]
-        raise UsageError(f"{secret_name}: unsupported target {type(config).__name__}")
+        targets = builder(config, self)
+        mapping = getattr(config, "fields", None)
+        if not mapping:
+            return [BoundTarget(target, shape, name) for target in targets]
+        return [BoundTarget(target, shape, entry, field) for target in targets for entry, field in mapping.items()]

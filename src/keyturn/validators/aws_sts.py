@@ -16,10 +16,15 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.aws_sts_config import AwsStsCheckConfig
 
 
 class AwsStsCheck:
@@ -88,3 +93,12 @@ class AwsStsCheck:
         if self.expect_account and account != self.expect_account:
             return False, f"caller {arn} is in account {account}, expected {self.expect_account}"
         return True, f"caller {arn}"
+
+
+def build(config: AwsStsCheckConfig, base_dir: Path, environ: Mapping[str, str] | None = None) -> AwsStsCheck:
+    """The registry's builder for ``- aws-sts:`` entries (boto3 is imported when the check runs)."""
+    sts = config.aws_sts
+    return AwsStsCheck(region=sts.region, endpoint_url=sts.endpoint_url,
+                       access_key_id_field=sts.access_key_id_field,
+                       secret_access_key_field=sts.secret_access_key_field,
+                       expect_account=sts.expect_account, timeout=sts.timeout.total_seconds(), environ=environ)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from keyturn._internal.child import (
     BASE_ENV,
@@ -38,6 +39,11 @@ from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
 
 __all__ = ["BASE_ENV", "TAIL_BYTES", "CommandCheck", "check_env_names", "minimal_env", "reserved_env_name"]
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.command_config import CommandCheckConfig
 
 
 class CommandCheck:
@@ -93,3 +99,9 @@ class CommandCheck:
         # within the first ``reach`` characters, which are dropped after redaction.
         tail = excerpt(text, forms, drop_prefix=reach(forms) if run.output_truncated else 0, limit=EXCERPT_CHARS)
         return CheckResult(False, self.label, run.status, seconds, tail)
+
+
+def build(config: CommandCheckConfig, base_dir: Path, environ: Mapping[str, str] | None = None) -> CommandCheck:
+    """The registry's builder for ``- command:`` entries; the check runs in the manifest's directory."""
+    return CommandCheck(list(config.command), timeout=config.timeout.total_seconds(), env=dict(config.env),
+                        pass_env=list(config.pass_env), cwd=str(base_dir))

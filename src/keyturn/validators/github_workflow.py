@@ -16,10 +16,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from keyturn.errors import KeyturnError
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.github_workflow_config import GitHubWorkflowCheckConfig
 
 
 class GitHubWorkflowCheck:
@@ -94,3 +100,12 @@ class GitHubWorkflowCheck:
             return False
         self._sleep(min(self.poll_interval, left))
         return True
+
+
+def build(config: GitHubWorkflowCheckConfig, base_dir: Path,
+          environ: Mapping[str, str] | None = None) -> GitHubWorkflowCheck:
+    """The registry's builder for ``- github-workflow:`` entries."""
+    wf = config.github_workflow
+    return GitHubWorkflowCheck(wf.repository, wf.workflow, ref=wf.ref, inputs=dict(wf.inputs),
+                               timeout=wf.timeout.total_seconds(), poll_interval=wf.poll_interval.total_seconds(),
+                               token_env=wf.token_env, environ=environ)

@@ -24,10 +24,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from keyturn.errors import UsageError
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.http_config import HttpCheckConfig
 
 PLACEHOLDERS = ("value", "value_b64", "secret_name")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -232,3 +238,11 @@ class HttpCheck:
         if attempts > 1:
             detail += f" after {attempts} attempts"
         return CheckResult(ok, self.label, detail, round(time.monotonic() - started, 3))
+
+
+def build(config: HttpCheckConfig, base_dir: Path, environ: Mapping[str, str] | None = None) -> HttpCheck:
+    """The registry's builder for ``- http:`` entries; ``ca_cert`` is relative to the manifest."""
+    spec = config.http
+    verify: bool | str = str(base_dir / spec.ca_cert) if spec.ca_cert else True
+    return HttpCheck(spec.url, method=spec.method, headers=dict(spec.headers), body=spec.body,
+                     expect_status=spec.expect_status, timeout=spec.timeout.total_seconds(), verify=verify)

@@ -1,73 +1,59 @@
-"""Manifest check entries (``validate:`` / ``smoke:``) → Check objects."""
+"""Explicit check registry: manifest check entries (``validate:`` / ``smoke:``) → Check objects.
+
+:data:`CHECK_CONFIGS` lists every check kind: its manifest config model (a light module:
+pydantic only, imported by the manifest, which assembles its union from this table) and
+the function that builds the check (imported when a check is built; an SDK it needs is
+imported when the check runs). Adding a check is its config module, its implementation
+with a builder, and one line here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from keyturn.manifest import (
-    AwsStsCheckConfig,
-    CommandCheckConfig,
-    GitHubWorkflowCheckConfig,
-    HttpCheckConfig,
-    VaultTokenCheckConfig,
-)
+from keyturn.errors import UsageError
 from keyturn.validators.base import Check
 
-#: check config type → the optional-dependency extra holding the SDK it calls (checks not
-#: listed need nothing beyond keyturn's core and GitHub dependencies).
-EXTRAS: dict[type[Any], str] = {AwsStsCheckConfig: "aws", VaultTokenCheckConfig: "vault"}
+#: config model → builder, both "module:name". A builder is
+#: ``(config, base_dir: Path, environ: Mapping[str, str] | None) -> Check``; the config model
+#: subclasses :class:`keyturn._internal.configbase.KeyedConfig` and its module must not import an SDK.
+CHECK_CONFIGS: dict[str, str] = {
+    "keyturn.validators.command_config:CommandCheckConfig": "keyturn.validators.command:build",
+    "keyturn.validators.http_config:HttpCheckConfig": "keyturn.validators.http:build",
+    "keyturn.validators.github_workflow_config:GitHubWorkflowCheckConfig": "keyturn.validators.github_workflow:build",
+    "keyturn.validators.aws_sts_config:AwsStsCheckConfig": "keyturn.validators.aws_sts:build",
+    "keyturn.validators.vault_token_config:VaultTokenCheckConfig": "keyturn.validators.vault_token:build",
+}
+
+
+def _load(item: str) -> Any:
+    module_name, attr = item.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@cache
+def _builders() -> dict[type[Any], str]:
+    return {_load(config): builder for config, builder in CHECK_CONFIGS.items()}
+
+
+def check_config_models() -> tuple[type[Any], ...]:
+    """The config model classes of every registered check, for the manifest's union."""
+    return tuple(_builders())
 
 
 def build_check(config: Any, base_dir: Path, environ: Mapping[str, str] | None = None) -> Check:
     """``environ`` (default ``os.environ`` at run time) feeds GITHUB_*, AWS_* and VAULT_* defaults."""
-    if isinstance(config, CommandCheckConfig):
-        from keyturn.validators.command import CommandCheck
-
-        return CommandCheck(
-            list(config.command),
-            timeout=config.timeout.total_seconds(),
-            env=dict(config.env),
-            pass_env=list(config.pass_env),
-            cwd=str(base_dir),
-        )
-    if isinstance(config, HttpCheckConfig):
-        from keyturn.validators.http import HttpCheck
-
-        spec = config.http
-        verify: bool | str = str(base_dir / spec.ca_cert) if spec.ca_cert else True
-        return HttpCheck(
-            spec.url,
-            method=spec.method,
-            headers=dict(spec.headers),
-            body=spec.body,
-            expect_status=spec.expect_status,
-            timeout=spec.timeout.total_seconds(),
-            verify=verify,
-        )
-    if isinstance(config, GitHubWorkflowCheckConfig):
-        from keyturn.validators.github_workflow import GitHubWorkflowCheck
-
-        wf = config.github_workflow
-        return GitHubWorkflowCheck(wf.repository, wf.workflow, ref=wf.ref, inputs=dict(wf.inputs),
-                                   timeout=wf.timeout.total_seconds(),
-                                   poll_interval=wf.poll_interval.total_seconds(), token_env=wf.token_env,
-                                   environ=environ)
-    if isinstance(config, AwsStsCheckConfig):
-        from keyturn.validators.aws_sts import AwsStsCheck
-
-        sts = config.aws_sts
-        return AwsStsCheck(region=sts.region, endpoint_url=sts.endpoint_url,
-                           access_key_id_field=sts.access_key_id_field,
-                           secret_access_key_field=sts.secret_access_key_field,
-                           expect_account=sts.expect_account, timeout=sts.timeout.total_seconds(), environ=environ)
-    if isinstance(config, VaultTokenCheckConfig):
-        from keyturn.validators.vault_token import VaultTokenCheck
-
-        vt = config.vault_token
-        return VaultTokenCheck(address=vt.address, namespace=vt.namespace,
-                               verify=str(base_dir / vt.ca_cert) if vt.ca_cert else True,
-                               expect_policies=list(vt.expect_policies), timeout=vt.timeout.total_seconds(),
-                               environ=environ)
-    raise TypeError(f"unknown check config {type(config).__name__}")
+    try:
+        builder_path = _builders()[type(config)]
+    except KeyError:
+        raise TypeError(f"unknown check config {type(config).__name__}") from None
+    try:
+        builder: Callable[[Any, Path, Mapping[str, str] | None], Check] = _load(builder_path)
+    except ImportError as exc:
+        extra = f" — pip install 'keyturn[{config.extra}]'" if config.extra else ""
+        raise UsageError(f"{config.kind_keys[0]} checks need an optional dependency ({exc.name}){extra}") from None
+    return builder(config, base_dir, environ)

@@ -12,10 +12,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from keyturn.validators.vault_token_config import VaultTokenCheckConfig
 
 
 class VaultTokenCheck:
@@ -69,3 +74,13 @@ class VaultTokenCheck:
         if missing:
             return False, f"token lacks policies {', '.join(missing)} (has {', '.join(policies) or 'none'})"
         return True, f"token valid, ttl {int(data.get('ttl') or 0)}s, policies {', '.join(policies) or 'none'}"
+
+
+def build(config: VaultTokenCheckConfig, base_dir: Path,
+          environ: Mapping[str, str] | None = None) -> VaultTokenCheck:
+    """The registry's builder for ``- vault-token:`` entries (hvac is imported when the check runs)."""
+    vt = config.vault_token
+    return VaultTokenCheck(address=vt.address, namespace=vt.namespace,
+                           verify=str(base_dir / vt.ca_cert) if vt.ca_cert else True,
+                           expect_policies=list(vt.expect_policies), timeout=vt.timeout.total_seconds(),
+                           environ=environ)

@@ -1,0 +1,55 @@
+"""The ``file`` target's manifest config (``- file: deploy/.env``).
+
+Imports pydantic, :mod:`keyturn._internal.configbase` and :mod:`keyturn.targets.config`
+only: the manifest imports it. The target itself is :mod:`keyturn.targets.file`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from keyturn._internal.configbase import RefError
+from keyturn.targets.config import EntryScope, TargetConfigBase
+
+
+def escapes(path: str) -> bool:
+    """True for an absolute path or one that leaves its base directory (``../x``)."""
+    if path.startswith(("/", "\\")) or os.path.isabs(path):
+        return True
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    return norm == ".." or norm.startswith("../")
+
+
+class FileTargetConfig(TargetConfigBase):
+    kind_keys = ("file",)
+
+    file: str = Field(min_length=1, description="dotenv file, written atomically with mode 0600 "
+                      "(format: jwks: a JWK Set of public keys, mode 0644)")
+    allow_outside: bool = Field(
+        default=False, description="Allow an absolute path or one outside the manifest's directory"
+    )
+    format: Literal["env-file", "dotenv", "jwks"] = Field(
+        default="env-file",
+        description="env-file: bare values every reader (python-dotenv, docker --env-file, bash, systemd) "
+        "reads back; dotenv: also single-quoted and multi-line values (not docker); jwks: the public "
+        "halves of signing keys as a JWK Set (kid = RFC 7638 thumbprint), never the private key",
+    )
+
+    @model_validator(mode="after")
+    def _inside(self) -> FileTargetConfig:
+        if escapes(self.file) and not self.allow_outside:
+            raise RefError(
+                ("file",),
+                f"{self.file!r} is outside the manifest's directory — use a path inside it, "
+                "or set allow_outside: true on this target",
+                relative=True,
+            )
+        return self
+
+    def entry_scopes(self) -> list[EntryScope]:
+        where = posixpath.normpath(self.file)
+        return [EntryScope(("file", where), f"file {where}")]
