@@ -304,7 +304,7 @@ class Manifest(_Model):
             seen_paths[where] = name
             _bind_generator_store(name, secret, self.stores)
         _refuse_shared_entries(self.secrets)
-        from keyturn.targets.jwks import manifest_problem
+        from keyturn.targets.file_config import manifest_problem
 
         if (problem := manifest_problem(self.secrets)) is not None:
             raise _RefError(*problem)

@@ -59,7 +59,7 @@ class FakeVendor:
             return self._create(name, ["mail.send"])
 
     def _create(self, name: str, scopes: list[str]) -> ApiKey:
-        key = ApiKey(secrets.token_urlsafe(16), name, "SG." + secrets.token_urlsafe(16) + "." +
+        key = ApiKey("k" + secrets.token_urlsafe(16), name, "SG." + secrets.token_urlsafe(16) + "." +
                      secrets.token_urlsafe(32), scopes)
         self.keys[key.api_key_id] = key
         return key

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from keyturn._internal.configbase import RefError
+from keyturn.targets.base import Shape
 from keyturn.targets.config import EntryScope, TargetConfigBase
 
 
@@ -53,3 +55,35 @@ class FileTargetConfig(TargetConfigBase):
     def entry_scopes(self) -> list[EntryScope]:
         where = posixpath.normpath(self.file)
         return [EntryScope(("file", where), f"file {where}")]
+
+
+_RANDOM_GENERATORS = ("hex", "base64", "urlsafe", "password")
+
+
+def manifest_problem(secrets: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
+    """The first reason (key path, message) a manifest's ``format: jwks`` targets cannot
+    work, found at ``manifest check`` rather than after promotion; None when they can."""
+    formats: dict[str, tuple[str, str, int]] = {}
+    for name, secret in secrets.items():
+        for index, target in enumerate(getattr(secret, "targets", ())):
+            fmt = getattr(target, "format", None)
+            if fmt is None:
+                continue
+            where = ("secrets", name, "targets", index)
+            path = posixpath.normpath(str(target.file))
+            seen = formats.setdefault(path, (fmt, name, index))
+            if (seen[0] == "jwks") != (fmt == "jwks"):
+                return (*where, "format"), (
+                    f"file {target.file} is also written by secrets.{seen[1]}.targets[{seen[2]}] with format "
+                    f"{seen[0]} — a JWK Set and a dotenv file cannot share a file")
+            if fmt != "jwks":
+                continue
+            if Shape(target.shape) is Shape.VERSIONED:
+                return (*where, "shape"), ("format: jwks publishes CURRENT and, during grace, PREVIOUS — "
+                                           "use shape: dual (or single)")
+            kind = getattr(secret.generator, "type", None)
+            if kind in _RANDOM_GENERATORS:
+                return (*where, "format"), (f"format: jwks publishes the public half of a signing key, but "
+                                            f"generator {kind} makes random strings — use generator ed25519, "
+                                            "rsa or ec")
+    return None

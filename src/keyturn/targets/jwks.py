@@ -27,13 +27,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import posixpath
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from keyturn.targets.base import Entry, Shape, WriteReport
+from keyturn.targets.base import Entry, WriteReport
 from keyturn.targets.file import LocalFile
+from keyturn.targets.file_config import manifest_problem  # noqa: F401 (re-exported)
 
 #: Public data, meant to be served by a web server.
 JWKS_FILE_MODE = 0o644
@@ -241,33 +241,5 @@ class JwksTarget(LocalFile):
 
 # -- manifest checks ---------------------------------------------------------------------
 
-_RANDOM_GENERATORS = ("hex", "base64", "urlsafe", "password")
 
 
-def manifest_problem(secrets: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
-    """The first reason (key path, message) a manifest's ``format: jwks`` targets cannot
-    work, found at ``manifest check`` rather than after promotion; None when they can."""
-    formats: dict[str, tuple[str, str, int]] = {}
-    for name, secret in secrets.items():
-        for index, target in enumerate(getattr(secret, "targets", ())):
-            fmt = getattr(target, "format", None)
-            if fmt is None:
-                continue
-            where = ("secrets", name, "targets", index)
-            path = posixpath.normpath(str(target.file))
-            seen = formats.setdefault(path, (fmt, name, index))
-            if (seen[0] == "jwks") != (fmt == "jwks"):
-                return (*where, "format"), (
-                    f"file {target.file} is also written by secrets.{seen[1]}.targets[{seen[2]}] with format "
-                    f"{seen[0]} — a JWK Set and a dotenv file cannot share a file")
-            if fmt != "jwks":
-                continue
-            if Shape(target.shape) is Shape.VERSIONED:
-                return (*where, "shape"), ("format: jwks publishes CURRENT and, during grace, PREVIOUS — "
-                                           "use shape: dual (or single)")
-            kind = getattr(secret.generator, "type", None)
-            if kind in _RANDOM_GENERATORS:
-                return (*where, "format"), (f"format: jwks publishes the public half of a signing key, but "
-                                            f"generator {kind} makes random strings — use generator ed25519, "
-                                            "rsa or ec")
-    return None
