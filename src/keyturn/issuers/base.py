@@ -73,7 +73,8 @@ class IssueRequest:
 
 @runtime_checkable
 class Issuer(Protocol):
-    """One credential at the service that issues it."""
+    """One credential at the service that issues it. An issuer whose new value comes from
+    a person (``rotate --value-from-stdin``) also sets ``needs_value = True``."""
 
     #: the generator ``type`` (``aws-iam-access-key``, ``command``, ...)
     kind: str
@@ -86,8 +87,6 @@ class Issuer(Protocol):
     #: revocation needs a person (a vendor dashboard): keyturn records it as a pending
     #: action until ``keyturn confirm-revoked``
     human_revoke: bool
-    #: the new value comes from a person (``--value-from-stdin``); optional, default False
-    #: needs_value: bool
 
     def preflight(self, current: str) -> None:
         """Read-only checks before any write; raises a KeyturnError naming the fix."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
+from collections.abc import Mapping
 from typing import Any
 
 from keyturn._internal import faults
@@ -31,10 +32,21 @@ from keyturn.manifest import generator_params
 from keyturn.rotation import shards
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import conflict_message
-from keyturn.rotation.record import JournalDoc, Operation, OpRecord, Role, RotationId, Stage, VersionId, iso, parse_iso
+from keyturn.rotation.record import (
+    JournalDoc,
+    Operation,
+    OpRecord,
+    Role,
+    RotationId,
+    Stage,
+    TrackedVersion,
+    VersionId,
+    iso,
+    parse_iso,
+)
 from keyturn.rotation.secretop import Outcome, SecretOp, pick, target_key
 from keyturn.targets.base import EntryPlan, Shape, entries_for, entry_names, retire_entries
-from keyturn.targets.batch import WriteJob, write_ordered
+from keyturn.targets.batch import JobResult, WriteJob, write_ordered
 from keyturn.targets.registry import BoundTarget
 from keyturn.validators.base import Check, CheckResult
 from keyturn.values import SecretValue
@@ -219,8 +231,6 @@ class Rotation(SecretOp):
         person is asked to, for a manual one); a failed revocation keeps the operation."""
         if not op.credential:
             return
-        from keyturn.rotation.record import TrackedVersion
-
         awaiting = list(self.journal.doc.awaiting)
         pseudo = TrackedVersion(VersionId(f"pending:{op.rotation_id}"), op.generation, Role.RETIRING.value,
                                 credential=op.credential)
@@ -253,14 +263,12 @@ class Rotation(SecretOp):
             op = self.journal.checkpoint(op.with_(issuing=True))
         elif lost and not issuer.human_revoke:  # its id was recorded, its value lost before the store had it
             self.step(f"credential {lost} from an earlier attempt lost its value; revoking it")
-            pseudo_op = op.with_(credential=lost)
-            self.revoke_unpromoted(pseudo_op)
-        doc = self.journal.doc
-        known = frozenset(v.credential for v in doc.versions if v.credential) | (
-            {op.old_credential} if op.old_credential else set())
+            self.revoke_unpromoted(op)  # op.credential is the lost one
+        known = frozenset(v.credential for v in self.journal.doc.versions if v.credential) | frozenset(
+            [op.old_credential] if op.old_credential else [])
         issued: Issued = issuer.issue(IssueRequest(
             secret=self.name, rotation_id=rid, started=parse_iso(op.started) or self.rt.clock(), resumed=resumed,
-            lost=lost, known=frozenset(known), current=op.old_credential, environ=self.rt.environ,
+            lost=lost, known=known, current=op.old_credential, environ=self.rt.environ,
             supplied=self.supplied))
         op = self.journal.checkpoint(op.with_(credential=issued.credential_id))
         self.audit("rotation.issue", op, issuer=issuer.kind, credential=issued.credential_id)
@@ -307,9 +315,7 @@ class Rotation(SecretOp):
             self.audit("rotation.verify", op, result="ok", checks=len(results))
             faults.point("verified")
 
-        # Refuse names/values a target cannot hold before any target write.
-        for bound in self.targets:
-            bound.target.preflight(self._plan(bound, pending, op.generation, None, None).write)
+        self.preflight_targets(self.targets, pending, op.generation)
 
         # 3. promote
         if not op.at_least(Stage.PROMOTED):
@@ -378,46 +384,13 @@ class Rotation(SecretOp):
         bytes written to the journal grow linearly with the number of targets; a kill
         between checkpoints only makes the re-run rewrite the unrecorded targets
         (writes are idempotent)."""
-        promoted = parse_iso(op.promoted_at)
-        assert promoted is not None
-        # Update times (GitHub's ``updated_at``) and ``promoted_at`` have whole-second
-        # resolution: only an update in a later second proves this rotation wrote it.
-        since = promoted + timedelta(seconds=1)
         ledger = dict(op.ledger)
         failures: list[tuple[str, str]] = []
-        prev_gen = op.old_generation if op.old_version else None
-        superseded = self._prior_generations(op)
-        jobs: list[WriteJob] = []
-        keys: list[tuple[str, BoundTarget, int]] = []
-        for i, bound in enumerate(self.targets, 1):
-            key = target_key(bound)
-            plan = self._plan(bound, current, op.generation, previous, prev_gen, superseded)
-            row = dict(ledger.get(key, {"attempts": 0, "retries": 0}))
-            if row.get("status") == "confirmed":
-                self.step(f"  skip {bound.label} (already confirmed)")
-                continue
-            # A target attempted before (a resumed run) may already hold the value: skip
-            # the write, but never the deletes (a failed delete must be retried).
-            if int(row.get("attempts", 0)) and not plan.delete and bound.target.is_current(plan.write, since=since):
-                ledger[key] = dict(row, status="confirmed", skipped=True)
-                self.step(f"  skip {bound.label} (already current)")
-                continue
-            ledger[key] = dict(row, attempts=int(row.get("attempts", 0)) + 1)
-            jobs.append(WriteJob(bound.target, plan.write, plan.delete))
-            keys.append((key, bound, i))
+        planned = self.write_jobs(op, self.targets, current, previous, op.ledger, ledger)
         unsaved = 0
-        for result, (key, bound, i) in zip(write_ordered(jobs), keys, strict=True):
+        for result, (_, key, bound, i) in zip(write_ordered([p[0] for p in planned]), planned, strict=True):
             row = ledger[key]
-            if result.error is not None:
-                row.update(status="failed", error=str(result.error))
-                failures.append((bound.label, str(result.error)))
-                self.step(f"  FAIL {bound.label}: {result.error}")
-            else:
-                assert result.report is not None
-                confirmed = result.report.confirmed_at or self.rt.clock()
-                row.update(status="confirmed", retries=int(row.get("retries", 0)) + result.report.retries,
-                           confirmed_at=iso(confirmed), error=None)
-                self.step(f"  wrote {bound.label} ({', '.join(e.name for e in result.job.write)})")
+            self.record_result(row, bound, result, failures)
             unsaved += 1
             if result.error is not None or unsaved * 8 >= len(ledger):
                 op = self.journal.checkpoint(op.with_(ledger=ledger))
@@ -433,6 +406,56 @@ class Rotation(SecretOp):
         op = self.journal.checkpoint(op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger), cache=cache)
         faults.point("distributed")
         return op
+
+    def preflight_targets(self, bounds: list[BoundTarget], value: SecretValue, generation: int) -> None:
+        """Refuse names/values a target cannot hold, before any target write."""
+        for bound in bounds:
+            bound.target.preflight(self._plan(bound, value, generation, None, None).write)
+
+    def write_jobs(self, op: OpRecord, bounds: list[BoundTarget], current: SecretValue,
+                   previous: SecretValue | None, ledger: Mapping[str, dict[str, Any]],
+                   rows: dict[str, dict[str, Any]]) -> list[tuple[WriteJob, str, BoundTarget, int]]:
+        """The writes ``bounds`` still need, each with its ledger key, target and 1-based
+        index. A target confirmed in ``ledger`` is skipped; one attempted before (a resumed
+        run) that already holds the value is confirmed without a write — but never when it
+        has deletes (a failed delete must be retried). Each planned or skipped target's row
+        goes to ``rows`` (attempts counted)."""
+        promoted = parse_iso(op.promoted_at)
+        assert promoted is not None
+        # Update times (GitHub's ``updated_at``) and ``promoted_at`` have whole-second
+        # resolution: only an update in a later second proves this rotation wrote it.
+        since = promoted + timedelta(seconds=1)
+        prev_gen = op.old_generation if op.old_version else None
+        superseded = self._prior_generations(op)
+        planned: list[tuple[WriteJob, str, BoundTarget, int]] = []
+        for i, bound in enumerate(bounds, 1):
+            key = target_key(bound)
+            plan = self._plan(bound, current, op.generation, previous, prev_gen, superseded)
+            row = dict(ledger.get(key, {"attempts": 0, "retries": 0}))
+            if row.get("status") == "confirmed":
+                self.step(f"  skip {bound.label} (already confirmed)")
+                continue
+            if int(row.get("attempts", 0)) and not plan.delete and bound.target.is_current(plan.write, since=since):
+                rows[key] = dict(row, status="confirmed", skipped=True)
+                self.step(f"  skip {bound.label} (already current)")
+                continue
+            rows[key] = dict(row, attempts=int(row.get("attempts", 0)) + 1)
+            planned.append((WriteJob(bound.target, plan.write, plan.delete), key, bound, i))
+        return planned
+
+    def record_result(self, row: dict[str, Any], bound: BoundTarget, result: JobResult,
+                      failures: list[tuple[str, str]]) -> None:
+        """One write's outcome into its ledger row (and ``failures``)."""
+        if result.error is not None:
+            row.update(status="failed", error=str(result.error))
+            failures.append((bound.label, str(result.error)))
+            self.step(f"  FAIL {bound.label}: {result.error}")
+            return
+        assert result.report is not None
+        confirmed = result.report.confirmed_at or self.rt.clock()
+        row.update(status="confirmed", retries=int(row.get("retries", 0)) + result.report.retries,
+                   confirmed_at=iso(confirmed), error=None)
+        self.step(f"  wrote {bound.label} ({', '.join(e.name for e in result.job.write)})")
 
     # ------------------------------------------------------------------ rollback
     def restore_previous(self, op: OpRecord, why: str, *,

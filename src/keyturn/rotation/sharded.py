@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
 from typing import Any
 
 from keyturn._internal import faults
@@ -29,10 +28,10 @@ from keyturn.rotation.context import Runtime
 from keyturn.rotation.engine import Rotation
 from keyturn.rotation.journal import DEFAULT_TTL, conflict_message, lease_is_live
 from keyturn.rotation.lifecycle import _other_op
-from keyturn.rotation.record import Operation, OpRecord, Stage, iso, parse_iso
+from keyturn.rotation.record import Operation, OpRecord, Stage, iso
 from keyturn.rotation.secretop import Outcome, SecretOp, target_key
 from keyturn.rotation.shards import Shard
-from keyturn.targets.batch import WriteJob, write_ordered
+from keyturn.targets.batch import write_ordered
 from keyturn.targets.registry import BoundTarget
 from keyturn.values import SecretValue
 
@@ -259,43 +258,15 @@ class _ShardRun(Rotation):
         assert op.new_version
         current = self.store.read(self.ref, op.new_version)
         previous = self.store.read(self.ref, op.old_version) if op.old_version and op.grace_until else None
-        for bound in mine:  # names/values a target cannot hold: refused before any write
-            bound.target.preflight(self._plan(bound, current, op.generation, None, None).write)
-        promoted = parse_iso(op.promoted_at)
-        assert promoted is not None
-        since = promoted + timedelta(seconds=1)
-        prev_gen = op.old_generation if op.old_version else None
-        superseded = self._prior_generations(op)
+        self.preflight_targets(mine, current, op.generation)
         keys = [target_key(b) for b in mine]
-        jobs: list[WriteJob] = []
-        todo: list[tuple[str, BoundTarget]] = []
-        for key, bound in zip(keys, mine, strict=True):
-            plan = self._plan(bound, current, op.generation, previous, prev_gen, superseded)
-            row = dict(op.ledger.get(key, {"attempts": 0, "retries": 0}))
-            if row.get("status") == "confirmed":
-                self.step(f"  skip {bound.label} (already confirmed)")
-                continue
-            if int(row.get("attempts", 0)) and not plan.delete and bound.target.is_current(plan.write, since=since):
-                self.rows[key] = dict(row, status="confirmed", skipped=True)
-                self.step(f"  skip {bound.label} (already current)")
-                continue
-            self.rows[key] = dict(row, attempts=int(row.get("attempts", 0)) + 1)
-            jobs.append(WriteJob(bound.target, plan.write, plan.delete))
-            todo.append((key, bound))
+        planned = self.write_jobs(op, mine, current, previous, op.ledger, self.rows)
         failures: list[tuple[str, str]] = []
         unsaved = 0
-        for n, (result, (key, bound)) in enumerate(zip(write_ordered(jobs), todo, strict=True), 1):
+        for n, (result, (_, key, bound, _i)) in enumerate(
+                zip(write_ordered([p[0] for p in planned]), planned, strict=True), 1):
             row = self.rows[key]
-            if result.error is not None:
-                row.update(status="failed", error=str(result.error))
-                failures.append((bound.label, str(result.error)))
-                self.step(f"  FAIL {bound.label}: {result.error}")
-            else:
-                assert result.report is not None
-                confirmed = result.report.confirmed_at or self.rt.clock()
-                row.update(status="confirmed", retries=int(row.get("retries", 0)) + result.report.retries,
-                           confirmed_at=iso(confirmed), error=None)
-                self.step(f"  wrote {bound.label} ({', '.join(e.name for e in result.job.write)})")
+            self.record_result(row, bound, result, failures)
             unsaved += 1
             if result.error is not None or unsaved * 8 >= len(mine):
                 if self._save(keys=keys) is None:
