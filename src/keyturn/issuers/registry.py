@@ -7,7 +7,7 @@ issuer = its module (config model + class, SDK imported lazily) + one line in ea
 
 from __future__ import annotations
 
-import importlib
+from keyturn._internal.plugins import load, load_all, needs_extra
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,11 +34,7 @@ CONFIGS: tuple[str, ...] = (
 
 
 def issuer_config_models() -> tuple[type[Any], ...]:
-    out = []
-    for item in CONFIGS:
-        module_name, cls_name = item.split(":")
-        out.append(getattr(importlib.import_module(module_name), cls_name))
-    return tuple(out)
+    return load_all(CONFIGS)
 
 
 def is_issuer(generator: Any) -> bool:
@@ -51,12 +47,6 @@ def build_issuer(secret: str, generator: Any, environ: Mapping[str, str], base_d
         target, extra = BUILTIN[generator.type]
     except KeyError:
         raise UsageError(f"{secret}: generator {generator.type!r} is not an issuer") from None
-    module_name, cls_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-        issuer: Issuer = getattr(module, cls_name)(secret, generator, environ, base_dir)
-    except ImportError as exc:
-        hint = f" — pip install 'keyturn[{extra}]'" if extra else ""
-        raise UsageError(f"{secret}: generator {generator.type} needs an optional dependency ({exc.name}){hint}") \
-            from None
+    with needs_extra(f"{secret}: generator {generator.type} needs", extra):
+        issuer: Issuer = load(target)(secret, generator, environ, base_dir)  # SDKs are imported here, lazily
     return issuer

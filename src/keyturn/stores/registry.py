@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+from keyturn._internal.plugins import load, load_all, needs_extra
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,11 +29,7 @@ CONFIGS: tuple[str, ...] = (
 
 def store_config_models() -> tuple[type[Any], ...]:
     """The config model classes of every built-in store, for the manifest's union."""
-    out = []
-    for item in CONFIGS:
-        module_name, cls_name = item.split(":")
-        out.append(getattr(importlib.import_module(module_name), cls_name))
-    return tuple(out)
+    return load_all(CONFIGS)
 
 
 def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:
@@ -41,14 +37,6 @@ def build_store(name: str, config: Any, environ: Mapping[str, str]) -> Store:
         target = BUILTIN[config.type]
     except KeyError:
         raise UsageError(f"store {name!r}: unknown type {config.type!r}") from None
-    module_name, cls_name = target.split(":")
-    extra = EXTRAS[config.type]
-    try:
-        module = importlib.import_module(module_name)
-        store: Store = getattr(module, cls_name)(name, config, environ)  # SDKs are imported here, lazily
-    except ImportError as exc:
-        raise UsageError(
-            f"store {name!r} ({config.type}) needs an optional dependency ({exc.name}) — "
-            f"pip install 'keyturn[{extra}]'"
-        ) from None
+    with needs_extra(f"store {name!r} ({config.type}) needs", EXTRAS[config.type]):
+        store: Store = load(target)(name, config, environ)  # SDKs are imported here, lazily
     return store

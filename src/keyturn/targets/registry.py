@@ -15,7 +15,7 @@ the first write, :meth:`TargetFactory.target_cache` after, both plain JSON.
 
 from __future__ import annotations
 
-import importlib
+from keyturn._internal.plugins import load, needs_extra
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -38,14 +38,9 @@ TARGET_CONFIGS: dict[str, str] = {
 }
 
 
-def _load(item: str) -> Any:
-    module_name, attr = item.split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
 @cache
 def _builders() -> dict[type[Any], str]:
-    return {_load(config): builder for config, builder in TARGET_CONFIGS.items()}
+    return {load(config): builder for config, builder in TARGET_CONFIGS.items()}
 
 
 def target_config_models() -> tuple[type[Any], ...]:
@@ -101,12 +96,8 @@ class TargetFactory:
     def github_session(self) -> Any:
         """The run's one GitHub session (for the GitHub targets' builders)."""
         if self._github is None:
-            try:
+            with needs_extra("GitHub targets need", "github"):
                 from keyturn._internal.github_client import GitHubSession
-            except ImportError as exc:
-                raise UsageError(
-                    f"GitHub targets need an optional dependency ({exc.name}) — pip install 'keyturn[github]'"
-                ) from None
             self._github = GitHubSession.from_env(self.environ, cache=self.github_cache)
         return self._github
 
@@ -117,12 +108,8 @@ class TargetFactory:
             builder_path = _builders()[type(config)]
         except KeyError:
             raise UsageError(f"{secret_name}: unsupported target {type(config).__name__}") from None
-        kind = config.kind_keys[0]
-        try:
-            builder: Callable[[Any, TargetFactory], list[Target]] = _load(builder_path)
-        except ImportError as exc:
-            extra = f" — pip install 'keyturn[{config.extra}]'" if config.extra else ""
-            raise UsageError(f"{secret_name}: {kind} targets need an optional dependency ({exc.name}){extra}") from None
+        with needs_extra(f"{secret_name}: {config.kind_keys[0]} targets need", config.extra):
+            builder: Callable[[Any, TargetFactory], list[Target]] = load(builder_path)
         name = config.name or secret_name
         shape = Shape(config.shape)
         targets = builder(config, self)

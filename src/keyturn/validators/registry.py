@@ -9,13 +9,12 @@ with a builder, and one line here.
 
 from __future__ import annotations
 
-import importlib
+from keyturn._internal.plugins import load, needs_extra
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from keyturn.errors import UsageError
 from keyturn.validators.base import Check
 
 #: config model → builder, both "module:name". A builder is
@@ -30,14 +29,9 @@ CHECK_CONFIGS: dict[str, str] = {
 }
 
 
-def _load(item: str) -> Any:
-    module_name, attr = item.split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
 @cache
 def _builders() -> dict[type[Any], str]:
-    return {_load(config): builder for config, builder in CHECK_CONFIGS.items()}
+    return {load(config): builder for config, builder in CHECK_CONFIGS.items()}
 
 
 def check_config_models() -> tuple[type[Any], ...]:
@@ -51,9 +45,6 @@ def build_check(config: Any, base_dir: Path, environ: Mapping[str, str] | None =
         builder_path = _builders()[type(config)]
     except KeyError:
         raise TypeError(f"unknown check config {type(config).__name__}") from None
-    try:
-        builder: Callable[[Any, Path, Mapping[str, str] | None], Check] = _load(builder_path)
-    except ImportError as exc:
-        extra = f" — pip install 'keyturn[{config.extra}]'" if config.extra else ""
-        raise UsageError(f"{config.kind_keys[0]} checks need an optional dependency ({exc.name}){extra}") from None
+    with needs_extra(f"{config.kind_keys[0]} checks need", config.extra):
+        builder: Callable[[Any, Path, Mapping[str, str] | None], Check] = load(builder_path)
     return builder(config, base_dir, environ)
