@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keyturn.errors import ServiceError, UsageError
+from keyturn.errors import ServiceError, UsageError, terminal_text
 from keyturn.issuers.base import IssueRequest, Issued
 from keyturn.issuers.command import CommandGen, CommandIssuer, parse_issued
 from keyturn.values import SecretValue
@@ -94,7 +94,7 @@ def test_revoke_gets_the_id_never_a_value_and_verify_gets_the_value(tmp_path: Pa
     env = (tmp_path / "revoke-env").read_text()
     assert "KEYTURN_CREDENTIAL_ID=k1" in env and "KEYTURN_VALUE" not in env
     assert issuer.verify(Issued(SecretValue(VALUE), "k1")) is None
-    assert issuer.verify(Issued(SecretValue(VALUE + "x"), "k1")) == "verify command sh verify.sh: exit 1"
+    assert str(issuer.verify(Issued(SecretValue(VALUE + "x"), "k1"))) == "verify command sh verify.sh: exit 1"
     assert _issuer(tmp_path, verify=None).verify(Issued(SecretValue(VALUE), "k1")) is None
 
 
@@ -104,16 +104,19 @@ def test_shown_output_is_redacted_of_the_value_and_of_pass_env_keys(tmp_path: Pa
                      revoke='echo "401 for admin key $ADMIN_KEY"; exit 1',
                      issue=f'echo "{VALUE}"; echo "{VALUE}"; echo "oops {VALUE}" >&2; exit 2')
     why = issuer.verify(Issued(SecretValue(VALUE), "k1"))
-    assert why is not None and why.startswith("verify command sh verify.sh: exit 3 output: bad key *** (admin ***)")
+    assert why is not None and str(why).startswith("verify command sh verify.sh: exit 3 output: bad key *** (admin ***)")
+    assert "bad key" not in why.detail, "program output is for the terminal only (CheckResult.excerpt)"
     with pytest.raises(ServiceError) as exc:
         issuer.revoke("k1")
-    assert "revoke command sh revoke.sh failed: exit 1" in str(exc.value) and "401 for admin key ***" in str(exc.value)
+    assert "revoke command sh revoke.sh failed: exit 1" in str(exc.value)
+    assert "401 for admin key ***" in terminal_text(exc.value) and "401" not in str(exc.value)
     with pytest.raises(ServiceError) as exc:
         issuer.issue(_request())
-    text = str(exc.value)
+    text = terminal_text(exc.value)
     assert "issue command sh issue.sh failed: exit 2" in text and "stderr: oops ***" in text, text
+    assert "oops" not in str(exc.value), "the persisted message (webhooks, JSON results) carries no output"
     for leaked in (VALUE, ADMIN):
-        assert leaked not in (why or "") + text
+        assert leaked not in str(why) + text
 
 
 def test_a_command_that_hangs_is_killed_at_its_timeout(tmp_path: Path) -> None:
@@ -165,8 +168,9 @@ echo 'vendor said: created {other}' >&2
 exit 1""")
     with pytest.raises(ServiceError) as exc:
         issuer.issue(_request())
-    text = str(exc.value)
+    text = terminal_text(exc.value)
     assert text.endswith("stderr: *** vendor said: created ***"), text
+    assert "vendor said" not in str(exc.value)
     for line in wrapped.splitlines():
         assert line[:12] not in text and line[-12:] not in text
     assert other not in text and "9z9z" not in text

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from keyturn import __version__, gha
 from keyturn._internal.atomic import AtomicWriteError
-from keyturn.errors import ExitCode, KeyturnError, SmokeFailed, UsageError
+from keyturn.errors import ExitCode, KeyturnError, SmokeFailed, UsageError, terminal_text
 
 ENV_TABLE = {
     "KEYTURN_MANIFEST": "manifest path (default keyturn.yml)",
@@ -299,7 +299,7 @@ def cmd_rotate(args: argparse.Namespace) -> int:
             codes.append(int(exc.exit_code))
             results.append({"secret": name, "status": "failed", "exit_code": int(exc.exit_code),
                             "error": str(exc), "rolled_back": isinstance(exc, SmokeFailed)})
-            sys.stderr.write(f"keyturn: error: {exc}\n")
+            sys.stderr.write(f"keyturn: error: {terminal_text(exc)}\n")
     if args.format == "json":
         sys.stdout.write(json.dumps({"version": 1, "results": results}, indent=2) + "\n")
     else:
@@ -429,7 +429,7 @@ def cmd_finalize(args: argparse.Namespace) -> int:
                              f"{' (retired ' + o.previous + ')' if o.status == 'retired' else ''}\n")
         except KeyturnError as exc:
             codes.append(int(exc.exit_code))
-            sys.stderr.write(f"keyturn: error: {exc}\n")
+            sys.stderr.write(f"keyturn: error: {terminal_text(exc)}\n")
     return _worst(codes)
 
 
@@ -654,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help or --version
         return int(exc.code or 0)
     except UsageError as exc:  # argparse's errors, one line (see _Parser)
-        sys.stderr.write(f"keyturn: error: {exc}\n")
+        sys.stderr.write(f"keyturn: error: {terminal_text(exc)}\n")
         return int(exc.exit_code)
     debug = False
     try:
@@ -671,7 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyturnError as exc:
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"keyturn: error: {exc}\n")
+        sys.stderr.write(f"keyturn: error: {terminal_text(exc)}\n")
         return int(exc.exit_code)
     except AtomicWriteError as exc:  # an output file that cannot be written where the user asked
         if debug:

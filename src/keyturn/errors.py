@@ -19,13 +19,17 @@ class ExitCode(IntEnum):
 
 
 class KeyturnError(Exception):
-    """Base class. ``str(err)`` is the one-line message shown to users."""
+    """Base class. ``str(err)`` is the one-line message shown to users — and persisted
+    (webhooks, JSON results, the journal), so it never carries a program's output.
+    ``excerpt`` (e.g. ``stderr: …``, already redacted) is for the terminal only:
+    :func:`terminal_text`."""
 
     exit_code: ExitCode = ExitCode.SERVICE
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, excerpt: str = "") -> None:
         # Collapse to one line whatever callers pass.
         super().__init__(" ".join(str(message).split()))
+        self.excerpt = " ".join(excerpt.split())
 
     @property
     def message(self) -> str:
@@ -97,3 +101,8 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     if isinstance(exc, KeyturnError):
         return exc.exit_code
     return ExitCode.SERVICE
+
+
+def terminal_text(exc: KeyturnError) -> str:
+    """The message plus its terminal-only excerpt (never persist this)."""
+    return f"{exc}; {exc.excerpt}" if exc.excerpt else str(exc)

@@ -37,7 +37,7 @@ from typing import Protocol, runtime_checkable
 from keyturn.errors import UsageError
 from keyturn.values import SecretValue
 
-__all__ = ["IssueRequest", "Issued", "Issuer", "field_value", "structured_value"]
+__all__ = ["IssueRequest", "Issued", "Issuer", "Refused", "field_value", "structured_value"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,18 @@ class Issued:
 
     def __repr__(self) -> str:
         return f"Issued(credential_id={self.credential_id!r})"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a new credential does not work: ``detail`` is one status line (persisted);
+    ``excerpt`` is redacted program output for the terminal only."""
+
+    detail: str
+    excerpt: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.detail} output: {self.excerpt}" if self.excerpt else self.detail
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,7 @@ class Issuer(Protocol):
         """Issue a new credential (see the module doc for idempotency)."""
         ...
 
-    def verify(self, issued: Issued) -> str | None:
+    def verify(self, issued: Issued) -> str | Refused | None:
         """None when the new credential works at the service; else why not (no value)."""
         ...
 

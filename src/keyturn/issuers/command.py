@@ -40,7 +40,7 @@ from pydantic import Field, field_validator, model_validator
 from keyturn._internal.child import TAIL_BYTES, check_env_names, minimal_env, run_child, short
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import ServiceError, UsageError
-from keyturn.issuers.base import IssueRequest, Issued
+from keyturn.issuers.base import IssueRequest, Issued, Refused
 from keyturn.redaction import EXCERPT_CHARS, MASK, Forms, excerpt, forms_of_all, reach, redact
 from keyturn.values import SecretValue
 
@@ -173,8 +173,10 @@ class CommandIssuer:
         return run.ok, run.status, shown, run.stdout
 
     def _fail(self, role: str, argv: Sequence[str], status: str, shown: str, fix: str) -> ServiceError:
-        tail = f"; stderr: {shown}" if shown else ""
-        return ServiceError(f"{self.secret}: {role} command {command_label(argv)} failed: {status} — {fix}{tail}")
+        """The error: its message is status only (it reaches webhooks and JSON results);
+        the redacted stderr goes with it for the terminal only."""
+        return ServiceError(f"{self.secret}: {role} command {command_label(argv)} failed: {status} — {fix}",
+                            excerpt=f"stderr: {shown}" if shown else "")
 
     # -- the protocol ----------------------------------------------------------------
     def preflight(self, current: str) -> None:
@@ -202,7 +204,7 @@ class CommandIssuer:
             raise self._fail("issue", argv, f"exit 0 but {value}", "", fix)
         return Issued(value, credential_id)
 
-    def verify(self, issued: Issued) -> str | None:
+    def verify(self, issued: Issued) -> Refused | None:
         argv = self.config.verify
         if not argv:
             return None
@@ -210,7 +212,7 @@ class CommandIssuer:
         ok, status, shown, _ = self._run(argv, env, [issued.value.reveal()])
         if ok:
             return None
-        return f"verify command {command_label(argv)}: {status}" + (f" output: {shown}" if shown else "")
+        return Refused(f"verify command {command_label(argv)}: {status}", shown)
 
     def revoke(self, credential_id: str) -> bool:
         argv = self.config.revoke

@@ -27,7 +27,8 @@ from keyturn.errors import (
     VerificationFailed,
 )
 from keyturn.generators import generate, value_warnings
-from keyturn.issuers.base import IssueRequest, Issued
+from keyturn.issuers.base import IssueRequest, Issued, Refused
+from keyturn.redaction import EXCERPT_CHARS
 from keyturn.manifest import generator_params
 from keyturn.rotation import shards
 from keyturn.rotation.context import Runtime
@@ -350,7 +351,9 @@ class Rotation(SecretOp):
             return []
         why = issuer.verify(Issued(pending, op.credential))
         label = f"issuer:{issuer.kind}"
-        result = CheckResult(ok=why is None, label=label, detail=(why or "new credential works")[:200])
+        detail, excerpt = (why.detail, why.excerpt) if isinstance(why, Refused) else (why, "")
+        result = CheckResult(ok=why is None, label=label, detail=(detail or "new credential works")[:200],
+                             excerpt=excerpt[:EXCERPT_CHARS])
         self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.display}")
         return [result]
 

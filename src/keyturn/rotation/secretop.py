@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from keyturn._internal import faults
-from keyturn.errors import KeyturnError
+from keyturn.errors import KeyturnError, terminal_text
 from keyturn.rotation.context import Runtime
 from keyturn.rotation.journal import Journal, new_owner
 from keyturn.issuers.base import Issuer, field_value
@@ -184,7 +184,7 @@ class SecretOp:
         try:
             ok = issuer.revoke(v.credential)
         except KeyturnError as exc:
-            self.step(f"  credential {v.credential} not revoked at {issuer.kind}: {exc}")
+            self.step(f"  credential {v.credential} not revoked at {issuer.kind}: {terminal_text(exc)}")
             return False
         if ok:
             self.audit("rotation.revoke", op, version=v.version, credential=v.credential, issuer=issuer.kind)
