@@ -106,3 +106,50 @@ def test_secret_written_outside_keyturn_is_described_from_the_store(openbao, uni
     assert state.exists and state.current == "1" and state.head == "1"
     assert state.created_at is not None and abs(datetime.now(UTC) - state.created_at) < timedelta(minutes=5)
     assert store.journal(ref).load() == (None, "")
+
+
+def test_an_untrusted_tls_certificate_is_named_as_such_and_not_retried(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """requests' SSLError is a ConnectionError too: it must be reported as a TLS problem
+    (with the setting that fixes it), once, not retried as 'is the server up?'."""
+    import http.server
+    import ssl
+    import threading
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    hits: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(1)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+    raw_accepts: list[int] = []
+    original = server.get_request
+
+    def get_request():  # type: ignore[no-untyped-def]
+        sock, addr = original()
+        raw_accepts.append(1)
+        return ctx.wrap_socket(sock, server_side=True), addr
+
+    server.get_request = get_request  # type: ignore[method-assign]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {"VAULT_ADDR": f"https://127.0.0.1:{server.server_address[1]}", "VAULT_TOKEN": "t" * 20}
+        store = VaultStore("v", VaultStoreConfig(type="vault"), env, retries=3, backoff=0.01)
+        with pytest.raises(StoreUnavailable) as exc:
+            store.describe(SecretRef("S", "a/b", "value"))
+        assert "TLS verification failed" in str(exc.value) and "VAULT_CACERT" in str(exc.value), str(exc.value)
+        assert "unsealed" not in str(exc.value)
+        assert len(raw_accepts) == 1, "a TLS failure is not retried"
+        assert hits == []
+    finally:
+        server.shutdown()

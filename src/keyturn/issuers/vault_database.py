@@ -100,12 +100,12 @@ class VaultDatabaseStaticRoleIssuer:
             return fn(self.vault.client())
         except KeyturnError:
             raise
+        except requests.exceptions.SSLError:  # a ConnectionError too: caught first
+            raise ServiceError(f"{self.where}: TLS verification failed for {self.vault.address} — set "
+                               f"stores.{self.store_name}.ca_cert") from None
         except (requests.ConnectionError, requests.Timeout, hx.VaultDown) as exc:
             raise ServiceError(f"{self.where}: {path} failed ({exc.__class__.__name__}) at {self.vault.address} — "
                                f"is the server of store {self.store_name!r} up and unsealed?") from None
-        except requests.exceptions.SSLError:
-            raise ServiceError(f"{self.where}: TLS verification failed for {self.vault.address} — set "
-                               f"stores.{self.store_name}.ca_cert") from None
         except hx.Forbidden:
             raise ServiceError(f"{self.where}: permission denied on {path} — the policy of store "
                                f"{self.store_name!r}'s token needs read on {self.config.mount}/static-roles/"

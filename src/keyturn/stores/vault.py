@@ -192,6 +192,10 @@ class VaultStore:
             try:
                 self._login.ensure(self._client)
                 return fn()
+            except requests.exceptions.SSLError:  # a ConnectionError too: caught first, never retried
+                raise StoreUnavailable(
+                    f"TLS verification failed for {self.address} — set VAULT_CACERT or stores.{self.name}.ca_cert",
+                    store=self.label, secret=secret) from None
             except (hx.VaultDown, hx.InternalServerError, hx.BadGateway, requests.ConnectionError,
                     requests.Timeout) as exc:
                 if attempt >= self.retries:
@@ -206,10 +210,6 @@ class VaultStore:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema):
                 raise UsageError(f"{self.label}: {self.address!r} is not a usable URL — check VAULT_ADDR") from None
-            except requests.exceptions.SSLError:
-                raise StoreUnavailable(
-                    f"TLS verification failed for {self.address} — set VAULT_CACERT or stores.{self.name}.ca_cert",
-                    store=self.label, secret=secret) from None
             except hx.Forbidden:
                 raise StoreUnavailable(
                     f"permission denied on {what} ({self.config.mount}/{ref.path if ref else ''}) — "
