@@ -30,7 +30,6 @@ this module for its config model).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -115,17 +114,22 @@ class AwsIamKeyIssuer:
         return f"iam:{self.user}"
 
     # ------------------------------------------------------------------ plumbing
+    @staticmethod
+    def _once() -> Any:
+        """botocore's own retries off: ``Caller`` retries (and counts) them."""
+        from botocore.config import Config
+
+        return Config(retries={"total_max_attempts": 1}, connect_timeout=30, read_timeout=30)
+
     def _client(self) -> Any:
         if self._iam is None:
-            from botocore.config import Config
-
             from keyturn.stores.aws_auth import make_session
 
             self._session = make_session(self.label, self.config.auth, self.environ, self.region)
             endpoint = (self.config.endpoint or self.environ.get("AWS_ENDPOINT_URL_IAM")
                         or self.environ.get("AWS_ENDPOINT_URL") or None)
-            self._iam = self._session.client("iam", region_name=self.region, endpoint_url=endpoint, config=Config(
-                retries={"total_max_attempts": 1}, connect_timeout=30, read_timeout=30))
+            self._iam = self._session.client("iam", region_name=self.region, endpoint_url=endpoint,
+                                             config=self._once())
         return self._iam
 
     def _do(self, action: str, fn: Callable[[Any], T], *, retry: bool = True) -> T:
@@ -223,7 +227,8 @@ class AwsIamKeyIssuer:
     def _own_account(self) -> str:
         if not self._account:
             self._client()
-            sts = self._session.client("sts", region_name=self.region, endpoint_url=self._sts_endpoint())
+            sts = self._session.client("sts", region_name=self.region, endpoint_url=self._sts_endpoint(),
+                                       config=self._once())
             ident = self.call("GetCallerIdentity", self.secret, self.user, sts.get_caller_identity)
             self._account = str(ident.get("Account") or "")
         return self._account
@@ -255,7 +260,7 @@ class AwsIamKeyIssuer:
                 last = exc.__class__.__name__
             else:
                 return self._check_arn(arn, account, key_id)
-            pause = random.uniform(0, min(8.0, 0.5 * 2 ** attempt))
+            pause = self.call.delay(attempt)
             if time.monotonic() + pause > deadline:
                 return (f"the new key {key_id} did not work at STS within {int(timeout)} s ({last}) — IAM may be "
                         "slow to propagate it; raise generator.verify_timeout")
@@ -292,10 +297,8 @@ class AwsIamKeyIssuer:
             except iam.exceptions.NoSuchEntityException:
                 pass
 
-        if status() is None:
-            return True  # already gone
         if not self._do("UpdateAccessKey", update):
-            return True
+            return True  # already gone
         state = status()
         if state is None:
             return True

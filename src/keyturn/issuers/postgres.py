@@ -27,7 +27,6 @@ Imports pg8000 only inside methods (via :mod:`keyturn._internal.pg`).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -37,8 +36,7 @@ from pydantic import Field, field_validator
 from keyturn._internal import pg
 from keyturn._internal.configbase import ConfigModel
 from keyturn.errors import ServiceError, UsageError
-from keyturn.issuers.base import IssueRequest, Issued, structured_value
-from keyturn.values import SecretValue
+from keyturn.issuers.base import IssueRequest, Issued, field_value, structured_value
 
 KIND = "postgres-password"
 #: the comment keyturn keeps on a role it manages
@@ -199,8 +197,8 @@ class PostgresPasswordIssuer:
         return Issued(value, f"{user}#{request.rotation_id}")
 
     def verify(self, issued: Issued) -> str | None:
-        data = json.loads(issued.value.reveal())
-        return pg.login_works(self.login_endpoint, data["username"], SecretValue(data["password"]))
+        user = field_value(issued.value, "username", secret=self.secret).reveal()
+        return pg.login_works(self.login_endpoint, user, field_value(issued.value, "password", secret=self.secret))
 
     def revoke(self, credential_id: str) -> bool:
         """Scramble the role's password (a random verifier nobody knows) if it still carries
