@@ -338,7 +338,7 @@ def _refuse_unwritable_files(name: str, secret: SecretConfig) -> None:
             continue
         why = None
         symbols = set(gen.symbol_set) - set(gen.exclude) if isinstance(gen, PasswordGen) and gen.symbols else set()
-        if target.format == "jwks":  # checked by keyturn.targets.jwks.manifest_problem
+        if target.format == "jwks":  # checked by keyturn.targets.file_config.manifest_problem
             continue
         if target.format == "dotenv":
             if symbols & set("'\\$"):

@@ -88,15 +88,6 @@ def ensure_dir(
             raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of a directory", str(component))
 
 
-def refuse_symlink(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`SymlinkRefused` when ``path`` itself is a symbolic link."""
-    try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
-            raise SymlinkRefused(Path(path))
-    except FileNotFoundError:
-        pass
-
-
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o644,
                  *, dir_mode: int = DIR_MODE, root: str | os.PathLike[str] | None = None) -> None:
     target = Path(path)

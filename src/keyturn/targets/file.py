@@ -196,7 +196,7 @@ def parse_lines(text: str) -> list[_Line]:
     return lines
 
 
-def _render(name: str, value: str, *, export: bool, comment: str, eol: str, style: Style) -> str:
+def _render(name: str, value: str, *, comment: str, eol: str, style: Style) -> str:
     # docker --env-file and systemd take `export` and a trailing comment as part of the
     # line: the comment moves to its own line above, `export` is dropped (`set -a` exports).
     above = f"{comment.strip()}{eol or chr(10)}" if comment.strip() else ""
@@ -303,6 +303,13 @@ class LocalFile:
         except AtomicWriteError as exc:
             raise self._os_error(exc.action, exc.path, exc.cause) from exc
 
+    def _save_text(self, old: str | None, text: str) -> WriteReport:
+        """Replace the file with ``text`` unless it already holds it (with the right mode)."""
+        if text == old and self._mode_ok():
+            return self._report(False)
+        self._replace(text)
+        return self._report(True)
+
     def _report(self, changed: bool) -> WriteReport:
         return WriteReport(
             requests=1 if changed else 0,
@@ -393,9 +400,7 @@ class FileTarget(LocalFile):
         for ln in lines:
             if ln.name in wanted:
                 out.append(
-                    _render(
-                        ln.name, wanted[ln.name], export=ln.export, comment=ln.comment, eol=ln.eol, style=self.style
-                    )
+                    _render(ln.name, wanted[ln.name], comment=ln.comment, eol=ln.eol, style=self.style)
                 )
             else:
                 out.append(ln.text)
@@ -405,12 +410,8 @@ class FileTarget(LocalFile):
             eol = next((ln.eol for ln in lines if ln.eol), "\n")
             if out and not out[-1].endswith("\n"):
                 out[-1] += eol
-            out.extend(_render(n, wanted[n], export=False, comment="", eol=eol, style=self.style) for n in new)
-        text = bom + "".join(out)
-        if text == old and self._mode_ok():
-            return self._report(False)
-        self._replace(text)
-        return self._report(True)
+            out.extend(_render(n, wanted[n], comment="", eol=eol, style=self.style) for n in new)
+        return self._save_text(old, bom + "".join(out))
 
     def delete(self, names: Sequence[str]) -> WriteReport:
         self._check_names(names)

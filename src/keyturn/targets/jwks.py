@@ -33,7 +33,6 @@ from typing import Any
 
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.targets.file import LocalFile
-from keyturn.targets.file_config import manifest_problem  # noqa: F401 (re-exported)
 
 #: Public data, meant to be served by a web server.
 JWKS_FILE_MODE = 0o644
@@ -46,7 +45,7 @@ _EC_CURVES = {"secp256r1": ("P-256", "ES256"), "secp384r1": ("P-384", "ES384"), 
 _RSA_MIN_BITS = 2048
 _OWN = "keyturn"
 
-__all__ = ["JWKS_FILE_MODE", "JwksTarget", "NotASigningKey", "manifest_problem", "public_jwk", "thumbprint"]
+__all__ = ["JWKS_FILE_MODE", "JwksTarget", "NotASigningKey", "public_jwk", "thumbprint"]
 
 
 class NotASigningKey(ValueError):
@@ -186,11 +185,7 @@ class JwksTarget(LocalFile):
         self._load()
 
     def _save(self, old: str | None, doc: _Doc) -> WriteReport:
-        text = doc.render()
-        if text == old and self._mode_ok():
-            return self._report(False)
-        self._replace(text)
-        return self._report(True)
+        return self._save_text(old, doc.render())
 
     # -- the target protocol ------------------------------------------------------------
 
@@ -226,20 +221,7 @@ class JwksTarget(LocalFile):
         order = [n for n in doc.owned if n in wanted]
         return order == list(wanted)
 
-    def published(self) -> list[dict[str, Any]]:
-        """The keys of the set, as a reader of the file sees them (public data)."""
-        _, doc = self._load()
-        data: dict[str, Any] = json.loads(doc.render())
-        keys: list[dict[str, Any]] = data["keys"]
-        return keys
-
     def entries(self) -> dict[str, str]:
         """Entry name → ``kid`` for the keys keyturn wrote."""
         _, doc = self._load()
         return {name: jwk["kid"] for name, jwk in doc.owned.items()}
-
-
-# -- manifest checks ---------------------------------------------------------------------
-
-
-
