@@ -340,12 +340,14 @@ def _refused(text: str) -> str:
     [
         ("{type: hex, bytes: 32}", "[{file: jwks.json, format: jwks}]", "targets[0].format", "generator hex makes"),
         ("{type: password}", "[{file: jwks.json, format: jwks}]", "targets[0].format", "generator password"),
+        ("{type: vault-database-static-role, role: app, store: vault, verify: false}", "[{file: jwks.json, format: jwks}]",
+         "targets[0].format", "generator vault-database-static-role makes no signing key"),
         ("{type: ed25519}", "[{file: jwks.json, format: jwks, shape: versioned}]", "targets[0].shape",
          "use shape: dual"),
         ("{type: ed25519}", "[{file: keys.json, format: dotenv, name: PEM}, {file: ./keys.json, format: jwks}]",
          "targets[1].format", "a JWK Set and a dotenv file cannot share a file"),
     ],
-    ids=["hex", "password", "versioned", "shared-with-dotenv"],
+    ids=["hex", "password", "issuer-password", "versioned", "shared-with-dotenv"],
 )
 def test_manifest_refuses_jwks_targets_that_cannot_work(generator: str, targets: str, path: str, why: str) -> None:
     message = _refused(_manifest(generator, targets))

@@ -57,7 +57,8 @@ class FileTargetConfig(TargetConfigBase):
         return [EntryScope(("file", where), f"file {where}")]
 
 
-_RANDOM_GENERATORS = ("hex", "base64", "urlsafe", "password")
+#: generators whose values can be signing keys: key pairs, or a key a person or a program supplies
+_KEY_GENERATORS = ("ed25519", "rsa", "ec", "manual", "command")
 
 
 def manifest_problem(secrets: Mapping[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
@@ -82,8 +83,8 @@ def manifest_problem(secrets: Mapping[str, Any]) -> tuple[tuple[str | int, ...],
                 return (*where, "shape"), ("format: jwks publishes CURRENT and, during grace, PREVIOUS — "
                                            "use shape: dual (or single)")
             kind = getattr(secret.generator, "type", None)
-            if kind in _RANDOM_GENERATORS:
+            if kind not in _KEY_GENERATORS:
                 return (*where, "format"), (f"format: jwks publishes the public half of a signing key, but "
-                                            f"generator {kind} makes random strings — use generator ed25519, "
+                                            f"generator {kind} makes no signing key — use generator ed25519, "
                                             "rsa or ec")
     return None
