@@ -211,6 +211,17 @@ def test_limit_waits_are_bounded_by_max_wait(fake, vclock):
     assert vclock.now == pytest.approx(900.0, abs=2.0)
 
 
+def test_one_retry_after_beyond_max_wait_fails_that_target_with_its_label(fake, vclock):
+    """A single retry-after longer than the whole limit-wait budget ends the target's
+    retries like any exhausted budget: a TargetFailed naming the target, not a bare error."""
+    session = make_session(fake, vclock)
+    fake.inject(r"/secrets/TOKEN$", 429, times=None, method="PUT", headers={"retry-after": "1000"})
+    with pytest.raises(TargetFailed) as info:
+        GitHubRepoSecretTarget(session, "acme/api").write([entry("TOKEN", "never-lands")])
+    assert "acme/api" in str(info.value) and info.value.retries == 0
+    assert vclock.now < 900, "nothing slept for a wait that cannot fit"
+
+
 def test_plain_403_is_permanent(fake, session):
     fake.inject(
         r"/secrets/TOKEN$",

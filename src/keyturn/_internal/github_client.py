@@ -62,7 +62,8 @@ class GitHubRequestFailed(ServiceError):
     """A request failed for good (permanent status, or retries exhausted)."""
 
     def __init__(
-        self, method: str, path: str, status: int | None, message: str, retries: int, spent: float = 0.0
+        self, method: str, path: str, status: int | None, message: str, retries: int, spent: float = 0.0,
+        limited: str = "",
     ) -> None:
         what = f"HTTP {status}" if status is not None else "connection failed"
         tail = f" after {retries} retries" if retries else ""
@@ -76,6 +77,8 @@ class GitHubRequestFailed(ServiceError):
             message,
             retries,
         )
+        #: why a rate-limit wait was given up ("" for any other failure)
+        self.limited = limited
 
 
 @dataclass
@@ -227,7 +230,8 @@ class GitHubSession:
             if not decision.retry:
                 spent = counter.failing_for + counter.limited_for
                 raise GitHubRequestFailed(
-                    method, _short(path), status, message or "no message", attempt, spent
+                    method, _short(path), status, message or "no message", attempt, spent,
+                    limited=decision.reason if decision.limited else "",
                 )
             attempt += 1
             counter.retries += 1
@@ -296,11 +300,6 @@ class GitHubSession:
         self.cache.put_key(scope, entry)
         return key
 
-    def forget_public_key(self, scope: str) -> None:
-        with self._lock:
-            self._keys.pop(scope, None)
-        self.cache.drop_key(scope)
-
     def repo_ids(self, full_names: list[str], counter: Counter) -> tuple[list[int], bool]:
         """Ids of ``owner/name`` repositories, one ``GET /repos/{r}`` per repository not
         yet known (cache or this run). Returns the ids and whether any came from the
@@ -330,9 +329,6 @@ class GitHubSession:
                 fresh = name.lower() in self._fresh_ids
             if not fresh:
                 self.cache.drop_repo_id(name)
-
-    def repo_id(self, full_name: str, counter: Counter) -> int:
-        return self.repo_ids([full_name], counter)[0][0]
 
 
 def _scope_key(entry: PublicKeyEntry, *, cached: bool) -> ScopeKey:

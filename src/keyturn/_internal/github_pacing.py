@@ -129,6 +129,7 @@ class RetryDecision:
     delay: float = 0.0
     reason: str = ""
     pause_all: bool = False  # secondary/primary limit: hold every request of the session
+    limited: bool = False  # a give-up because a rate-limit wait does not fit the budget
 
 
 class Scheduler:
@@ -277,9 +278,13 @@ class Scheduler:
         return RetryDecision(False, reason="client error")
 
     def _pause(self, delay: float, reason: str, limited_for: float) -> RetryDecision:
-        delay = self._checked(delay, reason)
+        # A wait that does not fit the budget is a give-up like any other, so the caller
+        # reports it per target (label, retries) instead of a bare error escaping the request.
+        if delay > self.pacing.max_wait:
+            return RetryDecision(False, reason=f"{reason} is {delay:.0f} s away (more than "
+                                 f"{self.pacing.max_wait:.0f} s)", limited=True)
         if limited_for + delay > self.pacing.max_wait:
-            return RetryDecision(False, reason="limit wait time spent")
+            return RetryDecision(False, reason="limit wait time spent", limited=True)
         with self._lock:
             self._not_before = max(self._not_before, self.clock() + delay)
         return RetryDecision(True, delay, reason, pause_all=True)

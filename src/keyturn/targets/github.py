@@ -227,9 +227,12 @@ class _GitHubScope:
         return found
 
     def _failed(self, exc: GitHubRequestFailed, counter: Counter, written: Iterable[str]) -> TargetFailed:
-        hint = _HINTS.get(exc.status or 0, "GitHub kept failing — re-run to resume").format(
-            permission=self._permission, scope=self._token_scope
-        )
+        if exc.limited:
+            hint = f"rate limited: {exc.limited} — re-run later; targets already confirmed will be skipped"
+        else:
+            hint = _HINTS.get(exc.status or 0, "GitHub kept failing — re-run to resume").format(
+                permission=self._permission, scope=self._token_scope
+            )
         err = TargetFailed(f"{exc} — {hint}", target=self._label)
         err.requests, err.retries, err.written = counter.requests, counter.retries, list(written)  # type: ignore[attr-defined]
         return err
