@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from github import Auth, GithubIntegration
+import requests
+from github import Auth, GithubException, GithubIntegration
 
 from keyturn.errors import ServiceError, UsageError
 
@@ -56,11 +57,19 @@ def auth_from_env(environ: Mapping[str, str], kwargs: dict[str, Any]) -> Auth.Au
         integration = GithubIntegration(auth=app_auth, **kwargs)
         try:
             installation = integration.get_repo_installation(owner, repo)
-        except Exception as exc:  # PyGithub raises GithubException subclasses
+        except GithubException as exc:  # its text may carry GitHub's response: not shown
+            if exc.status == 404:
+                raise ServiceError(
+                    f"github: no installation of App {app_id} on {repository} — install the App "
+                    "there or set KEYTURN_GITHUB_APP_INSTALLATION_ID"
+                ) from None
             raise ServiceError(
-                f"github: no installation of App {app_id} on {repository} — install the App "
-                "there or set KEYTURN_GITHUB_APP_INSTALLATION_ID"
-            ) from exc
+                f"github: App {app_id} could not look up its installation on {repository} (HTTP {exc.status}) — "
+                "check KEYTURN_GITHUB_APP_ID and KEYTURN_GITHUB_APP_PRIVATE_KEY"
+            ) from None
+        except (OSError, requests.RequestException) as exc:
+            raise ServiceError(f"github: cannot reach the GitHub API to look up App {app_id}'s installation "
+                               f"({type(exc).__name__}) — check GITHUB_API_URL and the network") from None
         return app_auth.get_installation_auth(int(installation.id))
     if token:
         return Auth.Token(token)
