@@ -352,12 +352,7 @@ class AuditLog:
             clean["actor"] = _default_actor(self._environ)
         version = self.keyring.active_version
         now = self._clock()
-        limit = self.keyring.not_after(version)
-        if limit is not None and now > limit:
-            raise UsageError(
-                f"{KEY_ENV_PREFIX}{version} expired at {format_ts(limit)} — configure "
-                f"{KEY_ENV_PREFIX}{version + 1} and set {ACTIVE_VERSION_ENV}={version + 1}"
-            )
+        self._refuse_expired(version, now)
         created = not self.path.exists()
         fd = self._open_for_append()
         try:
@@ -385,17 +380,20 @@ class AuditLog:
             _fsync_dir(self.path.parent)
         return record
 
-    def check_append(self) -> None:
-        """Read-only: would :meth:`append` accept a record now? (Key expired, a key older
-        than the chain's, a keyed record after an unkeyed chain.) Run before any write."""
-        version = self.keyring.active_version
-        now = self._clock()
+    def _refuse_expired(self, version: int, now: datetime) -> None:
         limit = self.keyring.not_after(version)
         if limit is not None and now > limit:
             raise UsageError(
                 f"{KEY_ENV_PREFIX}{version} expired at {format_ts(limit)} — configure "
                 f"{KEY_ENV_PREFIX}{version + 1} and set {ACTIVE_VERSION_ENV}={version + 1}"
             )
+
+    def check_append(self) -> None:
+        """Read-only: would :meth:`append` accept a record now? (Key expired, a key older
+        than the chain's, a keyed record after an unkeyed chain.) Run before any write."""
+        version = self.keyring.active_version
+        now = self._clock()
+        self._refuse_expired(version, now)
         if not self.path.is_file():
             return
         fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
