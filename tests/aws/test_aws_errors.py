@@ -82,7 +82,7 @@ def test_kms_key_disabled_names_the_key_and_permissions(stubbed: Any) -> None:
     store, stub, _ = stubbed
     _described(stub, {"c" * 32: ["AWSCURRENT"]})
     stub.add_client_error("get_secret_value", "ResourceNotFoundException", "no such version", 400)  # not adopted
-    stub.add_response("get_secret_value", {"SecretString": "old", "VersionId": "c" * 32})  # CURRENT
+    # (no key: the CURRENT value is not read — nothing of it is kept in the new version)
     stub.add_client_error("put_secret_value", "KMSDisabledException", f"key is disabled {PAYLOAD}", 400)
     with pytest.raises(StoreUnavailable) as err:
         store.create_pending(REF, RotationId("r" * 40), SecretValue(PAYLOAD, mask=False))

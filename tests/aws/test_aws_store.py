@@ -196,15 +196,15 @@ def test_journal_is_a_tagged_sibling_and_a_concurrent_writer_loses(env: dict[str
     # Another writer moves AWSCURRENT between our read and our label move: the move's
     # RemoveFromVersionId no longer holds the label, so Secrets Manager refuses it.
     other = _store(env).journal(ref)
-    real_text = store._text
+    real_describe = store._describe
 
     def racing_read(*a: Any, **kw: Any) -> Any:
-        got = real_text(*a, **kw)
-        store._text = real_text  # type: ignore[method-assign]
+        got = real_describe(*a, **kw)
+        store._describe = real_describe  # type: ignore[method-assign]
         other.save('{"op": "other"}', token)
         return got
 
-    store._text = racing_read  # type: ignore[method-assign]
+    store._describe = racing_read  # type: ignore[method-assign]
     with pytest.raises(Conflict, match="changed concurrently"):
         slot.save('{"op": 2}', token)
     assert slot.load()[0] == '{"op": "other"}'

@@ -45,7 +45,7 @@ from pydantic import Field
 from keyturn._internal import jsonfield
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import Conflict, StoreUnavailable, UsageError
-from keyturn.stores.aws_errors import Caller
+from keyturn.stores.aws_errors import Caller, ScheduledForDeletion
 from keyturn.stores.base import ROTATION_SUFFIX, RotationId, SecretRef, SecretState, VersionId
 from keyturn.values import SecretValue
 
@@ -299,7 +299,7 @@ class AwsStore:
                 self._move(ref, PENDING, token, None)
             return SecretValue(self._field(ref, mine, f"{ref.path} (version {token})"))
         current_text = None
-        if _holder(stages, CURRENT):
+        if ref.key and _holder(stages, CURRENT):  # one field of a JSON object: the others are kept
             current_text, vid = self._text(ref, stage=CURRENT)
             if current_text is not None:
                 self._field(ref, current_text, f"{ref.path} (version {vid})")  # a JSON object with the field
@@ -324,10 +324,9 @@ class AwsStore:
                 if mine is None:
                     raise
                 break
-            except UsageError as exc:
-                # A force-deleted secret (a failed first rotation) vanishes asynchronously:
-                # its name is "scheduled for deletion" for a few seconds.
-                if "scheduled for deletion" not in str(exc) or attempt >= self.call.retries:
+            except ScheduledForDeletion:
+                # A force-deleted secret (a failed first rotation) vanishes asynchronously.
+                if attempt >= self.call.retries:
                     raise
                 self.call.sleep(self.call.delay(attempt + 1))
         self._move(ref, PENDING, token, None)
@@ -381,8 +380,9 @@ class AwsStore:
             self._cas_move(ref, token, current, (
                 f"{ref.name}: {self.label} {ref.path}: AWSCURRENT moved from {current} while promoting — nothing "
                 f"promoted; `keyturn abort {ref.name} --reason TEXT` abandons this rotation"))
-            _, stages = self._stages(ref)
-        if PENDING in stages.get(token, []):
+            self._move(ref, PENDING, None, token)  # checked above: AWSPENDING is on token
+            return VersionId(token)
+        if PENDING in stages.get(token, []):  # a re-run after the CURRENT move
             self._move(ref, PENDING, None, token)
         return VersionId(token)
 
@@ -455,8 +455,8 @@ class AwsJournal:
                     raise Conflict(f"{ref.name}: {store.label} journal {sid} was created concurrently — another "
                                    "operation is active; re-run when it has finished") from None
             return new
-        current, current_vid = store._text(ref, stage=CURRENT, secret_id=sid)
-        if current_vid != token:
+        info = store._describe(ref, sid)  # metadata only: the CAS compares version ids, not text
+        if _holder((info or {}).get("VersionIdsToStages") or {}, CURRENT) != token:
             raise Conflict(f"{ref.name}: {store.label} journal {sid} changed concurrently (token "
                            f"{token} is stale) — another operation is active; re-run when it has finished")
         store.call("PutSecretValue", ref.name, sid, lambda: store._sm.put_secret_value(

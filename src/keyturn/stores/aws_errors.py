@@ -48,6 +48,11 @@ def _status(exc: BaseException) -> int:
     return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
 
 
+class ScheduledForDeletion(UsageError):
+    """The secret's name is scheduled for deletion (exit 2); a force-deleted secret is
+    in this state for a few seconds, which a first rotation waits out."""
+
+
 class Caller:
     """Runs boto3 calls for one store: retries, then translation. ``label`` is e.g.
     ``aws:main``; ``arn_for(secret_id)`` names the resource in permission messages."""
@@ -88,27 +93,17 @@ class Caller:
                 raise
             except ClientError as exc:
                 code = error_code(exc)
-                if code in THROTTLED or _status(exc) >= 500:
-                    if attempt < self.retries:
-                        if on_retry is not None:
-                            on_retry()
-                        self.sleep(self.delay(attempt))
-                        continue
-                    raise StoreUnavailable(
-                        f"{code or 'HTTP ' + str(_status(exc))} on {action} for {secret_id}: still failing after "
-                        f"{attempt + 1} attempts (throttled or unavailable) — re-run later to resume",
-                        store=self.label, secret=secret) from None
-                raise self.translate(exc, action, secret, secret_id) from None
+                if code not in THROTTLED and _status(exc) < 500:
+                    raise self.translate(exc, action, secret, secret_id) from None
+                final = StoreUnavailable(
+                    f"{code or 'HTTP ' + str(_status(exc))} on {action} for {secret_id}: still failing after "
+                    f"{attempt + 1} attempts (throttled or unavailable) — re-run later to resume",
+                    store=self.label, secret=secret)
             except transient as exc:
-                if attempt < self.retries:
-                    if on_retry is not None:
-                        on_retry()
-                    self.sleep(self.delay(attempt))
-                    continue
-                raise StoreUnavailable(
+                final = StoreUnavailable(
                     f"{action} for {secret_id} failed after {attempt + 1} attempts ({exc.__class__.__name__}) — "
                     "is AWS_ENDPOINT_URL / the region right and the endpoint reachable?",
-                    store=self.label, secret=secret) from None
+                    store=self.label, secret=secret)
             except NoCredentialsError:
                 raise UsageError(
                     f"{self.label}: no AWS credentials — in Actions use aws-actions/configure-aws-credentials "
@@ -119,6 +114,12 @@ class Caller:
             except BotoCoreError as exc:
                 raise StoreUnavailable(f"{action} for {secret_id} failed ({exc.__class__.__name__})",
                                        store=self.label, secret=secret) from None
+            # throttled, 5xx or a lost connection: retried with jitter, then reported
+            if attempt >= self.retries:
+                raise final
+            if on_retry is not None:
+                on_retry()
+            self.sleep(self.delay(attempt))
         raise AssertionError("unreachable")
 
     def translate(self, exc: BaseException, action: str, secret: str, secret_id: str) -> KeyturnError:
@@ -139,7 +140,7 @@ class Caller:
                 "by this role — enable the key, or grant kms:Decrypt and kms:GenerateDataKey on it",
                 store=self.label, secret=secret)
         if code == "InvalidRequestException" and "delet" in str(exc).lower():
-            return UsageError(
+            return ScheduledForDeletion(
                 f"{self.label}: {secret}: {secret_id} is scheduled for deletion — restore it "
                 f"(aws secretsmanager restore-secret --secret-id {secret_id}) or wait until it is gone")
         if code == "ResourceNotFoundException":
