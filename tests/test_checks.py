@@ -632,3 +632,17 @@ def test_a_long_program_path_still_makes_a_short_status_line(value: SecretValue,
     result = CommandCheck([missing]).run("db", value)
     assert not result.ok and result.detail.startswith("command not found: …") and len(result.detail) <= 200
     assert result.detail.endswith("/no-such-check")
+
+
+def test_a_failing_check_never_shows_what_pass_env_handed_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value passed with pass_env (an admin key, a token) is redacted from the excerpt
+    like the secret itself, whether the check reads os.environ or the environ it was given."""
+    admin = "adm-" + "Q7x" * 8
+    code = "import os, sys; print('401 for', os.environ['ADMIN_KEY'], os.environ['KEYTURN_VALUE']); sys.exit(3)"
+    for environ in (None, {"ADMIN_KEY": admin, "PATH": os.environ["PATH"]}):
+        if environ is None:
+            monkeypatch.setenv("ADMIN_KEY", admin)
+        check = CommandCheck([sys.executable, "-c", code], pass_env=["ADMIN_KEY"], environ=environ)
+        result = check.run("db/prod", SecretValue(CANARY))
+        assert not result.ok and "401 for" in result.excerpt, result.excerpt
+        assert admin not in result.excerpt and CANARY not in result.excerpt

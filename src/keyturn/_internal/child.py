@@ -66,6 +66,12 @@ def minimal_env(
     return child
 
 
+def passed_values(environ: Mapping[str, str], pass_env: Sequence[str]) -> list[str]:
+    """The values ``pass_env`` hands a child (admin keys, tokens): redacted from its
+    output like the secret itself (values under 8 characters are not worth a mask)."""
+    return [environ[k] for k in pass_env if len(environ.get(k, "")) >= 8]
+
+
 def short(text: str, keep: int = 80) -> str:
     """A program name short enough for a status line (its end says the most)."""
     return text if len(text) <= keep else "…" + text[-(keep - 1) :]

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from keyturn._internal.child import TAIL_BYTES, check_env_names, minimal_env, run_child, short
+from keyturn._internal.child import TAIL_BYTES, check_env_names, minimal_env, passed_values, run_child, short
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import ServiceError, UsageError
 from keyturn.issuers.base import IssueRequest, Issued, Refused
@@ -142,7 +142,7 @@ class CommandIssuer:
 
     def _admin_values(self) -> list[str]:
         """What ``pass_env`` hands the commands (admin keys): never shown either."""
-        return [self.environ[k] for k in self.config.pass_env if len(self.environ.get(k, "")) >= 8]
+        return passed_values(self.environ, self.config.pass_env)
 
     def _shown(self, output: bytes, truncated: bool, forms: Forms, *, keylike: bool = False) -> str:
         text = output.decode("utf-8", errors="replace")

@@ -30,11 +30,12 @@ from keyturn._internal.child import (
     TAIL_BYTES,
     check_env_names,
     minimal_env,
+    passed_values,
     reserved_env_name,
     run_child,
 )
 from keyturn.errors import UsageError
-from keyturn.redaction import EXCERPT_CHARS, excerpt, forms_of, reach
+from keyturn.redaction import EXCERPT_CHARS, excerpt, forms_of_all, reach
 from keyturn.validators.base import CheckResult
 from keyturn.values import SecretValue
 
@@ -57,6 +58,7 @@ class CommandCheck:
         env: Mapping[str, str] | None = None,
         pass_env: Sequence[str] = (),
         cwd: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv) or not argv[0]:
             raise UsageError("command check: argv must be a non-empty list of strings")
@@ -72,6 +74,7 @@ class CommandCheck:
         self.env = dict(env or {})
         self.pass_env = tuple(pass_env)
         self.cwd = cwd
+        self.environ = environ  # None: os.environ when the check runs
 
     @property
     def label(self) -> str:
@@ -82,10 +85,11 @@ class CommandCheck:
 
     def run(self, secret_name: str, value: SecretValue) -> CheckResult:
         started = time.monotonic()
-        child_env = minimal_env(os.environ, self.env, self.pass_env)
+        environ = os.environ if self.environ is None else self.environ
+        child_env = minimal_env(environ, self.env, self.pass_env)
         child_env["KEYTURN_SECRET_NAME"] = secret_name
         child_env["KEYTURN_VALUE"] = value.reveal()
-        forms = forms_of(value)
+        forms = forms_of_all([value, *passed_values(environ, self.pass_env)])
         cut = reach(forms) * 4  # characters → UTF-8 bytes, at most four each
         try:
             run = run_child(self.argv, child_env, timeout=self.timeout, cwd=self.cwd, keep=TAIL_BYTES + cut)
@@ -104,4 +108,4 @@ class CommandCheck:
 def build(config: CommandCheckConfig, base_dir: Path, environ: Mapping[str, str] | None = None) -> CommandCheck:
     """The registry's builder for ``- command:`` entries; the check runs in the manifest's directory."""
     return CommandCheck(list(config.command), timeout=config.timeout.total_seconds(), env=dict(config.env),
-                        pass_env=list(config.pass_env), cwd=str(base_dir))
+                        pass_env=list(config.pass_env), cwd=str(base_dir), environ=environ)
