@@ -61,6 +61,7 @@ def test_rotate_twice_and_finalize_deletes_the_old_keys_at_iam(tmp_path: Path, m
     runs = [ws.run("manifest", "check")]
     runs.append(ws.rotate())
     _ok(runs[-1])
+    assert "JSON value" not in runs[-1].stderr, "a structured value is masked and stored field by field"
     _assert_converged(ws, old["access_key_id"])  # the key in use before keyturn was adopted as PREVIOUS
     first = ws.current_key()
     runs.append(ws.rotate())

@@ -27,7 +27,7 @@ from keyturn.errors import (
     VerificationFailed,
 )
 from keyturn.generators import generate, value_warnings
-from keyturn.issuers.base import IssueRequest, Issued, Refused
+from keyturn.issuers.base import IssueRequest, Issued, Refused, field_value
 from keyturn.redaction import EXCERPT_CHARS
 from keyturn.manifest import generator_params
 from keyturn.rotation import shards
@@ -295,8 +295,11 @@ class Rotation(SecretOp):
                 raise Conflict(f"{self.name}: rotation {rid} lost its pending value; it was abandoned (nothing "
                                "was promoted) — run `keyturn rotate` again")
             pending = self.store.read(self.ref, op.new_version)
-        for warning in value_warnings(pending):
-            self.rt.progress.warn(f"{self.name}: {warning}")
+        fields = self.issuer.fields if self.issuer is not None else ()
+        # A structured value reaches targets field by field: each field is what is masked and stored.
+        for part, value in ([(f, field_value(pending, f, secret=self.name)) for f in fields] or [("", pending)]):
+            for warning in value_warnings(value):
+                self.rt.progress.warn(f"{self.name}{'.' + part if part else ''}: {warning}")
 
         # 2. verify (pre-promotion): failure = nothing changes (I4)
         if not op.at_least(Stage.VERIFIED):
