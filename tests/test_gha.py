@@ -352,3 +352,16 @@ def test_masks_cover_wrapped_base64_xxd_and_od_layouts(
             body = shown.partition(" ")[2] if command.endswith("| od -tx1") else shown  # the offset column
             # At most one base64 group (≤ 2 bytes of the value) at each edge of an embedding.
             assert all(len(bit) <= 4 for bit in "".join(body.split()).split("***")), (command, shown)
+
+
+def test_a_value_masked_once_is_not_derived_again(actions: None, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every copy of a value (a re-read, a field) used to rebuild all its derived forms —
+    thousands for a large value — only for add_mask to drop them as already sent."""
+    calls: list[int] = []
+    real = SecretValue.derived_forms
+    monkeypatch.setattr(SecretValue, "derived_forms", lambda self: calls.append(1) or real(self))
+    SecretValue("derived-once-canary")
+    SecretValue("derived-once-canary")
+    assert calls == [1]
+    assert masks(capsys.readouterr().err)  # the first one did send its masks

@@ -27,6 +27,8 @@ STEP_SUMMARY_LIMIT = 1024 * 1024
 
 #: Digests of the masks already sent in this process (never the plaintexts).
 _masked: set[bytes] = set()
+#: digests of values whose every derived form was sent (to stderr): not derived again
+_registered: set[bytes] = set()
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _TRUNCATED = "\n> keyturn: step summary truncated at GitHub's 1 MiB limit.\n"
 
@@ -69,14 +71,20 @@ def reset_masks() -> None:
     follow a value into another job).
     """
     _masked.clear()
+    _registered.clear()
 
 
 def register_secret(value: SecretValue, stream: TextIO | None = None) -> None:
     """Mask a value and all its derived forms, when running inside Actions."""
     if not in_actions():
         return
+    digest = hashlib.sha256(value.reveal().encode("utf-8", "surrogatepass")).digest()
+    if stream is None and digest in _registered:
+        return  # a copy of a value already masked (a re-read, a field): its forms are sent
     for form in value.derived_forms():
         add_mask(form, stream)
+    if stream is None:
+        _registered.add(digest)
 
 
 def _append_kv(path_var: str, name: str, value: str) -> bool:
