@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from keyturn._internal.oidc import github_oidc_token
+from keyturn._internal.oidc import MISSING_PERMISSION, github_oidc_token
 from keyturn.errors import StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
@@ -69,8 +69,6 @@ class VaultLogin:
             self.label = auth.token_env
         elif auth.method == "jwt":
             if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or not env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
-                from keyturn._internal.oidc import MISSING_PERMISSION
-
                 raise UsageError(f"vault:{store}: jwt auth: {MISSING_PERMISSION}")
             self.label = f"the token of jwt role {auth.role!r}"
         else:
