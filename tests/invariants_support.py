@@ -17,7 +17,8 @@ import hvac
 from keyturn.targets.file import FileTarget
 from tests.conftest import REPO, subprocess_env
 
-MANIFEST = """\
+#: The top of a one-store manifest on the session's OpenBao (audit files under logs/).
+OPENBAO_HEAD = """\
 version: 1
 audit:
   log: logs/audit.jsonl
@@ -27,6 +28,9 @@ stores:
     type: openbao
     mount: secret
 secrets:
+"""
+
+MANIFEST = OPENBAO_HEAD + """\
   {name}:
     store: bao
     path: inv/{uid}

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.invariants_support import Workspace
+from tests.invariants_support import OPENBAO_HEAD, Workspace
 
 PR_SET_PDEATHSIG = 1
 ADMIN = "keyturn_admin"
@@ -221,16 +221,7 @@ def postgres_session() -> Iterator[PgServer]:
 
 # -- a keyturn workspace whose secret is a postgres-password credential ----------------------
 
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   APPDB:
     store: bao
     path: {path}

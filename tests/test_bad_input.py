@@ -31,18 +31,10 @@ import hvac
 import pytest
 
 from keyturn._internal.devserver import Server
+from tests.invariants_support import OPENBAO_HEAD
 from tests.conftest import KEYTURN_CMD, subprocess_env
 
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   S:
     store: bao
     path: {path}

@@ -15,21 +15,12 @@ from typing import Any
 import pytest
 
 from tests.fakes.vendor_api import FakeVendor
-from tests.invariants_support import REPO, Workspace
+from tests.invariants_support import OPENBAO_HEAD, REPO, Workspace
 
 EXAMPLES = REPO / "examples" / "issuers"
 PY = sys.executable
 
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   {name}:
     store: bao
     path: {path}

@@ -22,22 +22,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.invariants_support import Workspace
+from tests.invariants_support import OPENBAO_HEAD, Workspace
 
 KILLED = -signal.SIGKILL
 NAME = "SIGNING_KEY"
 # The JWK Set is listed first: targets are written in order, so verifiers can know the
 # new public key before any signer holds the new private key.
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   SIGNING_KEY:
     store: bao
     path: {path}

@@ -14,19 +14,10 @@ from typing import Any
 import hvac
 import pytest
 
-from tests.invariants_support import Workspace
+from tests.invariants_support import OPENBAO_HEAD, Workspace
 from tests.pg_support import PgServer
 
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   STATIC_DB:
     store: bao
     path: {path}

@@ -16,22 +16,13 @@ import pytest
 from keyturn.rotation import shards
 from keyturn.rotation.shards import Shard
 from tests.fakes.github_api import FakeGitHub
-from tests.invariants_support import Workspace
+from tests.invariants_support import OPENBAO_HEAD, Workspace
 
 NAME = "FLEET_TOKEN"
 REPOS = [f"acme/r{i:02d}" for i in range(30)]
 PUT = r"/actions/secrets/FLEET_TOKEN$"
 
-MANIFEST = """\
-version: 1
-audit:
-  log: logs/audit.jsonl
-  evidence_dir: logs/evidence
-stores:
-  bao:
-    type: openbao
-    mount: secret
-secrets:
+MANIFEST = OPENBAO_HEAD + """\
   {name}:
     store: bao
     path: {path}
