@@ -22,7 +22,8 @@ Three kinds of run, in one process, one after the other:
 
 Layouts: ``repo`` (one repository secret per repository), ``env`` (two environment
 secrets per repository), ``org`` (one selected-visibility org secret per organization,
-each selecting the same two repositories). Results: markdown on stdout, JSON in
+each selecting the same two repositories), ``file`` (one dotenv file per target: the
+store's share of a rotation without GitHub). Results: markdown on stdout, JSON in
 ``bench/results/github-fanout-<UTC date>[-tag].json``.
 
 Usage (repository root)::
@@ -30,6 +31,7 @@ Usage (repository root)::
     .venv/bin/python bench/github_fanout.py --plan quick   # 20 targets, ~2 min
     .venv/bin/python bench/github_fanout.py --plan full    # 20/200/1000, ~20 min
     .venv/bin/python bench/github_fanout.py --plan many    # rotate + status of 1,000 secrets
+    .venv/bin/python bench/github_fanout.py --plan journal # store writes per rotation, 1…1000 targets
     .venv/bin/python bench/github_fanout.py --plan concurrency --latency-ms 200 --concurrency 1,4,16
 """
 
@@ -81,6 +83,8 @@ def targets_yaml(layout: str, n: int) -> str:
             f"      - github: acme/app{i:04d}\n        environments: [staging, production]\n"
             for i in range((n + 1) // 2)
         )
+    if layout == "file":
+        return "".join(f"      - file: deploy/app{i:04d}.env\n" for i in range(n))
     if layout == "org":
         return "".join(
             f"      - github-org: org{i:04d}\n        visibility: selected\n"
@@ -94,6 +98,8 @@ def populate(fake: FakeGitHub, layout: str, n: int) -> None:
     for r in SHARED:
         fake.add_repo(r)
     for i in range(n if layout != "env" else (n + 1) // 2):
+        if layout == "file":
+            continue
         if layout == "repo":
             fake.add_repo(f"acme/svc{i:04d}")
         elif layout == "env":
@@ -252,7 +258,11 @@ class Bench:
                     path=f"fanout/{uid}", mount_point="secret", raise_on_deleted_version=True
                 )["data"]["data"]
                 value = next(iter(current.values()))
-                landed = {s.value for scope in fake.secrets.values() for s in scope.values()}
+                if layout == "file":
+                    landed = {(ws / "deploy" / f"app{i:04d}.env").read_text().split("=", 1)[1].strip().strip("'\"")
+                              for i in range(n)}
+                else:
+                    landed = {s.value for scope in fake.secrets.values() for s in scope.values()}
                 assert landed == {value}, "a target does not hold CURRENT"
                 r = summarize(fake, target_count(layout, n), wall)
                 r.update(run=run + 1, store_requests=self.proxy.requests,
@@ -372,6 +382,10 @@ class Bench:
 PLANS: dict[str, list[tuple[str, str, int, bool]]] = {
     # (kind, layout, targets, paced)
     "many": [("many", "repo", 1000, False)],
+    "journal": [  # store writes and bytes per rotation by number of targets (#13 item 5)
+        ("cli", "file", 1, False), ("cli", "file", 4, False), ("cli", "file", 20, False),
+        ("cli", "repo", 20, False), ("cli", "repo", 200, False), ("cli", "repo", 1000, False),
+    ],
     "concurrency": [("targets", "repo", 200, False)],  # with --concurrency 1,4,16 --latency-ms 200
     "engine": [  # the CLI after the engine change: requests per target and journal bytes by size
         ("cli", "repo", 20, True), ("cli", "repo", 20, False), ("cli", "repo", 200, False),
@@ -395,9 +409,9 @@ PLANS: dict[str, list[tuple[str, str, int, bool]]] = {
 
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| run | layout | targets | pace | # | requests | per target | by kind | 403/429 | store writes "
-        "| store bytes | in flight | wall (s) |",
-        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| run | layout | targets | pace | # | requests | per target | by kind | 403/429 | store requests "
+        "| store writes | store bytes | in flight | wall (s) |",
+        "|---|---|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if r["kind"] == "many":
@@ -406,7 +420,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         out.append(
             f"| {r['kind']} | {r['layout']} | {r['targets']} | {r['pace']} | {r.get('run', '')} | "
             f"{r['requests']} | {r['per_target']} | {kinds} | {r['limited_403']} | "
-            f"{r.get('store_write_requests', '')} | {r.get('store_bytes_written', '')} | "
+            f"{r.get('store_requests', '')} | {r.get('store_write_requests', '')} | {r.get('store_bytes_written', '')} | "
             f"{r.get('peak_in_flight', '')} | {r['wall_s']} |"
         )
     many = [r for r in rows if r["kind"] == "many"]

@@ -75,27 +75,34 @@ def test_every_target_kind_receives_the_exact_value(tmp_path: Path, openbao, fak
         assert current not in text and first not in text
 
 
-def test_resume_after_kill_mid_fan_out_writes_only_the_remainder(tmp_path: Path, openbao,  # type: ignore[no-untyped-def]
-                                                                  fake: FakeGitHub) -> None:
+def test_resume_after_kill_mid_fan_out_writes_only_the_unrecorded_remainder(  # type: ignore[no-untyped-def]
+        tmp_path: Path, openbao, fake: FakeGitHub) -> None:
+    """The ledger is written every 4 target results (#13 item 5): killed after the 5th of
+    6 targets, the re-run skips the 4 recorded ones and writes the 5th (written, not yet
+    recorded: at most one batch is repeated) and the 6th."""
     ws = _ws(tmp_path, openbao, fake)
     ws.env["KEYTURN_GITHUB_CONCURRENCY"] = "1"  # "not reached yet" below assumes one write in flight
     assert ws.rotate().returncode == 0
     v1 = ws.reader()
     fake.clear_log()
-    r = ws.rotate(fault="distribute-3")  # file, api@staging, api@production written; then SIGKILL
+    r = ws.rotate(fault="distribute-5")  # file, api@staging, api@production, worker, dependabot; then SIGKILL
     assert r.returncode == -signal.SIGKILL
     v2 = ws.reader()
     assert v2 != v1
     values = _github_values(fake)
-    assert values["api@staging"] == v2 and values["api@production"] == v2
-    assert values["worker"] == v1 and values["org"] == v1  # not reached yet: still PREVIOUS
+    assert values["api@staging"] == values["api@production"] == values["worker@dependabot"] == v2
+    assert values["org"] == v1  # not reached yet: still PREVIOUS
+    recorded = {k for k, row in ws.journal()["op"]["ledger"].items() if row.get("status") == "confirmed"}
+    assert len(recorded) == 4, recorded
     fake.clear_log()
     r = ws.rotate()
     assert r.returncode == 0, r.stderr
-    assert "skip github:acme/api@env:staging" in r.stderr and "skip file:deploy/app.env" in r.stderr
+    for done in ("file:deploy/app.env", "github:acme/api@env:staging", "github:acme/api@env:production",
+                 "github:acme/worker"):
+        assert f"skip {done} " in r.stderr, (done, r.stderr)
     puts = fake.requests("PUT", r"/secrets/[A-Z_]+$")
-    # worker dual: NAME + NAME_PREVIOUS; dependabot: 1; org: 1 — nothing for the three done targets
-    assert len(puts) == 4, [p.path for p in puts]
+    # dependabot (written, not recorded): 1; org: 1 — nothing for the four recorded targets
+    assert sorted(p.path.split("/")[1] for p in puts) == ["orgs", "repos"], [p.path for p in puts]
     assert set(_github_values(fake).values()) == {v2}
 
 

@@ -110,6 +110,22 @@ def test_i8_killed_smoke_rollback_then_rerun(tmp_path: Path, openbao: Any, point
     assert _live(ws) == [ws.current_version()]
 
 
+def test_a_rotation_killed_after_revoking_does_not_run_its_smoke_check_again(tmp_path: Path, openbao: Any) -> None:
+    """#13 item 5: 'smoked' is written before anything is revoked. Killed after grace 0
+    revoked the old version, the re-run finishes the retirement — it does not run the
+    smoke check again and, should it fail now, roll back to the version just revoked."""
+    ws = _ws(tmp_path, openbao, grace="0s")
+    _ok(ws.rotate())
+    assert ws.rotate(fault="retire-store").returncode == KILLED
+    new = ws.current_version()
+    (ws.root / "fail-smoke").touch()  # the check would fail now
+    r = ws.rotate()
+    _ok(r)
+    assert "smoke" not in [e["event"].split(".")[1] for e in ws.audit_events()[-3:]], ws.audit_events()[-3:]
+    assert ws.current_version() == new and ws.dotenv("deploy/app.env")[ws.name] == ws.reader()
+    assert _live(ws) == [new]
+
+
 # ---------------------------------------------------------------------------- doctor
 def test_doctor_is_clean_after_a_normal_rotation(tmp_path: Path, openbao: Any) -> None:
     ws = _ws(tmp_path, openbao)
@@ -277,11 +293,11 @@ def test_kill_between_batched_ledger_checkpoints_converges(tmp_path: Path, openb
     manifest.write_text(manifest.read_text().replace("      - file: deploy/app.env\n",
                                                       "      - file: deploy/app.env\n" + extra, 1))
     _ok(ws.rotate())
-    r = ws.rotate(fault="distribute-8")
+    r = ws.rotate(fault="distribute-10")  # batches of 4: rows 1–8 recorded, 9 and 10 written only
     assert r.returncode == KILLED
     ledger = ws.journal()["op"]["ledger"]
     recorded = [k for k, row in ledger.items() if row.get("status") == "confirmed"]
-    assert 0 < len(recorded) < 8, "the kill must land between two batched checkpoints"
+    assert 0 < len(recorded) < 10, "the kill must land between two batched checkpoints"
     _ok(ws.rotate())
     current = ws.reader()
     for i in range(16):

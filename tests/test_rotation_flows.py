@@ -273,3 +273,66 @@ secrets:
     assert planning.due_secrets(rt, list(kinds)) == ["ADMIN", "VENDOR"]
     offset["days"] = 181
     assert planning.due_secrets(rt, list(kinds)) == ["ADMIN", "VENDOR", "HOOK"]
+
+
+def _count_journal_writes(monkeypatch: pytest.MonkeyPatch) -> list[dict]:  # type: ignore[type-arg]
+    """Every journal write (the store's bookkeeping record) a rotation makes, decoded."""
+    from keyturn.stores.vault import VaultJournal
+
+    writes: list[dict] = []  # type: ignore[type-arg]
+    real = VaultJournal.save
+
+    def counting(self: VaultJournal, text: str, token: str) -> str:
+        writes.append(json.loads(text))
+        return real(self, text, token)
+
+    monkeypatch.setattr(VaultJournal, "save", counting)
+    return writes
+
+
+def _stages(writes: list[dict]) -> list[str | None]:  # type: ignore[type-arg]
+    return [(w["op"] or {}).get("stage") if w["op"] is not None else None for w in writes]
+
+
+def test_journal_is_written_only_at_durability_points(ws: Path, run_cli, vault_env,  # type: ignore[no-untyped-def]
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """#13 item 5: one secret, three file targets, no smoke check. The journal is written
+    where a kill must find the state on re-run — the lease and rotation id before the
+    pending write, verified (with the promotion time) before promote, promoted before any
+    target write, smoked before a revocation — and the end. Stages with nothing durable
+    to add (created, each target, distributed) ride along with the next write."""
+    writes = _count_journal_writes(monkeypatch)
+    assert run_cli("rotate", "APP_TOKEN", cwd=ws).code == 0
+    # first rotation: nothing to revoke
+    assert _stages(writes) == ["begun", "verified", "promoted", None], _stages(writes)
+    final = writes[-1]
+    assert [v["role"] for v in final["versions"]] == ["current"]
+    writes.clear()
+    assert run_cli("rotate", "APP_TOKEN", cwd=ws).code == 0
+    # second: version 1 stays PREVIOUS in its grace window, still nothing to revoke
+    assert _stages(writes) == ["begun", "verified", "promoted", None], _stages(writes)
+    writes.clear()
+    assert run_cli("rotate", "APP_TOKEN", cwd=ws).code == 0
+    # third: version 1 is superseded — smoked (and its RETIRING role) is durable before it is revoked
+    assert _stages(writes) == ["begun", "verified", "promoted", "smoked", None], _stages(writes)
+    assert {v["version"]: v["role"] for v in writes[-2]["versions"]}["1"] == "retiring"
+    assert "1" not in {v["version"] for v in writes[-1]["versions"]}
+    assert _env(ws, "out/single.env")["APP_TOKEN"] == _env(ws, "out/dual.env")["APP_TOKEN"]
+    ledger = writes[-1 - 1]["op"]["ledger"]
+    assert sorted(row["status"] for row in ledger.values()) == ["confirmed"] * 3
+
+
+def test_a_smoke_check_makes_distribution_durable_first(tmp_path: Path, run_cli, vault_env, unique,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A smoke check may take long: the distributed ledger is written before it runs, so a
+    kill during the check does not make the re-run write the targets again."""
+    smoke = """    smoke:
+      - command: ["sh", "-c", "test -n \\"$KEYTURN_VALUE\\""]
+"""
+    (tmp_path / "keyturn.yml").write_text(_manifest(f"flows/{unique}", smoke=smoke))
+    monkeypatch.setenv("KEYTURN_AUDIT_KEY_V1", "f" * 32)
+    writes = _count_journal_writes(monkeypatch)
+    r = run_cli("rotate", "APP_TOKEN", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert _stages(writes) == ["begun", "verified", "promoted", "distributed", None], _stages(writes)
+    assert all(row["status"] == "confirmed" for row in writes[3]["op"]["ledger"].values())

@@ -3,8 +3,15 @@ complete, with rollback on a failed smoke check and retirement in the same run w
 the grace window is 0 (or emergency).
 
 Every stage is idempotent and resumes from the store's own state: the operation record
-(stage, versions, per-target ledger) is checkpointed in the journal with check-and-set
-after each stage, so a run killed anywhere and re-run converges (I3). Values exist only as
+(stage, versions, per-target ledger) is checkpointed in the journal with check-and-set,
+so a run killed anywhere and re-run converges (I3). The journal is written only where a
+re-run needs to find the state — the lease and rotation id before the pending write
+(issuer rotations: before and after the issuer call), ``verified`` with the promotion
+time before promote, ``promoted`` before the first target write, the ledger every batch
+of targets, ``distributed`` before a smoke check, ``smoked`` before anything is revoked,
+and the end. The other stages (``created``, the last batch of targets, ``distributed``
+without a smoke check, ``smoked`` with nothing to revoke) are noted in memory and ride
+along with the next write; a kill before it repeats that idempotent work. Values exist only as
 :class:`~keyturn.values.SecretValue`; the journal and audit lines carry names, versions,
 labels and pass/fail only — never check output (I5). Never imports an SDK.
 """
@@ -54,12 +61,38 @@ from keyturn.values import SecretValue
 
 MODES = ("scheduled", "emergency")
 
+#: a kill loses at most this many unrecorded target results (or ⅛ of the targets, if
+#: more), which the re-run writes again
+LEDGER_BATCH = 4
+
 __all__ = ["MODES", "Outcome", "Rotation", "new_rotation_id"]
 
 
 def new_rotation_id() -> RotationId:
     # botocore wants ClientRequestTokens of 32+ characters; keep one format for all stores.
     return RotationId(time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(12))
+
+
+class LedgerBatches:
+    """When a distribute loop writes its ledger: after every ``max(LEDGER_BATCH, ⌈n/8⌉)``
+    of its ``n`` results, never after the last (the write that ends the stage carries
+    it). The journal's bytes grow linearly with n, and a kill loses at most one batch of
+    records, whose targets the re-run writes again (target writes are idempotent)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.every = max(LEDGER_BATCH, -(-total // 8))
+        self.seen = 0
+        self.unsaved = 0
+
+    def add(self) -> bool:
+        """Count one result; True when the ledger is to be written now."""
+        self.seen += 1
+        self.unsaved += 1
+        if self.unsaved >= self.every and self.seen < self.total:
+            self.unsaved = 0
+            return True
+        return False
 
 
 def check_rows(results: list[CheckResult], stage: str) -> list[dict[str, Any]]:
@@ -252,8 +285,12 @@ class Rotation(SecretOp):
         if issuer is None:
             value = self.supplied if self.supplied is not None else generate(self.config.generator.type,
                                                                                **self.params)
-            self.store.create_pending(self.ref, rid, value)
-            return op, value
+            pending = self.store.create_pending(self.ref, rid, value)  # a re-run adopts its earlier value
+            if self.journal.resumed and not secrets.compare_digest(pending.reveal(), value.reveal()):
+                self.step("kept the pending value of the interrupted attempt"
+                          + (" (not the one supplied now: `keyturn abort` first to use that)"
+                             if self.supplied is not None else ""))
+            return op, pending
         if op.issuing and op.credential:
             adopted = self.store.read_pending(self.ref, rid)
             if adopted is not None:  # killed after the pending write: adopt it
@@ -281,14 +318,16 @@ class Rotation(SecretOp):
         rid = op.rotation_id
         if op.at_least(Stage.ROLLING_BACK):  # a rollback was interrupted: finish it
             return self.smoke_failed(op, "resumed an interrupted rollback")
-        # 1. create
+        # 1. create (durable with 'verified': a re-run adopts the pending value)
+        pending: SecretValue | None = None
         if not op.at_least(Stage.CREATED):
-            op, _ = self._issue(op)
-            op = self.journal.checkpoint(op.with_(stage=Stage.CREATED.value))
+            op, pending = self._issue(op)
+            op = self.journal.note(op.with_(stage=Stage.CREATED.value))
             self.audit("rotation.create", op, generator=self.config.generator.type)
             self.step("created pending value")
             faults.point("created")
-        pending = self.store.read_pending(self.ref, rid) if not op.at_least(Stage.PROMOTED) else None
+        elif not op.at_least(Stage.PROMOTED):
+            pending = self.store.read_pending(self.ref, rid)
         if pending is None:
             if not op.new_version:
                 self._abandon(op, "pending value lost", "pending_lost")
@@ -300,6 +339,8 @@ class Rotation(SecretOp):
         for part, value in ([(f, field_value(pending, f, secret=self.name)) for f in fields] or [("", pending)]):
             for warning in value_warnings(value):
                 self.rt.progress.warn(f"{self.name}{'.' + part if part else ''}: {warning}")
+
+        self.preflight_targets(self.targets, pending, op.generation)
 
         # 2. verify (pre-promotion): failure = nothing changes (I4)
         if not op.at_least(Stage.VERIFIED):
@@ -315,11 +356,10 @@ class Rotation(SecretOp):
                     f"{self.name}: pre-promotion check failed: {failed[0].label} — nothing was changed; "
                     f"version {op.old_version or 'none'} is still CURRENT"
                 )
-            op = self.journal.checkpoint(op.with_(stage=Stage.VERIFIED.value, checks=check_rows(results, "validate")))
+            op = self.journal.checkpoint(self._promotion_times(
+                op.with_(stage=Stage.VERIFIED.value, checks=check_rows(results, "validate"))))
             self.audit("rotation.verify", op, result="ok", checks=len(results))
             faults.point("verified")
-
-        self.preflight_targets(self.targets, pending, op.generation)
 
         # 3. promote
         if not op.at_least(Stage.PROMOTED):
@@ -338,11 +378,11 @@ class Rotation(SecretOp):
             failed = [r for r in results if not r.ok]
             if failed:
                 self.audit("rotation.smoke", op, result="failed", failed=", ".join(r.label for r in failed))
-                op = self.journal.checkpoint(op.with_(checks=rows))
+                op = self.journal.note(op.with_(checks=rows))  # written with 'rolling back' (or the end)
                 if self.issuer is not None and not self.issuer.overlap:
                     return self._no_way_back(op, failed[0].label)
                 return self.smoke_failed(op, f"smoke check failed: {failed[0].label}")
-            op = self.journal.checkpoint(op.with_(stage=Stage.SMOKED.value, checks=rows))
+            op = self.journal.note(op.with_(stage=Stage.SMOKED.value, checks=rows))  # durable before a revocation
             self.audit("rotation.smoke", op, result="ok", checks=len(results))
             faults.point("smoked")
         return self._complete(op)
@@ -360,11 +400,16 @@ class Rotation(SecretOp):
         self.step(f"  {'ok  ' if result.ok else 'FAIL'} {result.display}")
         return [result]
 
+    def _promotion_times(self, op: OpRecord) -> OpRecord:
+        """``op`` with the promotion time and the end of the old version's grace window,
+        fixed before promote so that a re-run computes the same ones."""
+        now = self.rt.clock()
+        grace_until = iso(now + self.grace) if op.old_version and self.grace else None
+        return op.with_(promoted_at=iso(now), grace_until=grace_until)
+
     def _promote(self, op: OpRecord, pending: SecretValue) -> OpRecord:
-        if not op.promoted_at:
-            now = self.rt.clock()
-            grace_until = iso(now + self.grace) if op.old_version and self.grace else None
-            op = self.journal.checkpoint(op.with_(promoted_at=iso(now), grace_until=grace_until))
+        if not op.promoted_at:  # a journal written before 'verified' carried the promotion time
+            op = self.journal.checkpoint(self._promotion_times(op))
         new_version = self.store.promote(self.ref, op.rotation_id, pending, op.store_head)
         faults.point("promote-write")
         promoted = parse_iso(op.promoted_at) or self.rt.clock()
@@ -393,14 +438,12 @@ class Rotation(SecretOp):
         ledger = dict(op.ledger)
         failures: list[tuple[str, str]] = []
         planned = self.write_jobs(op, self.targets, current, previous, op.ledger, ledger)
-        unsaved = 0
+        batches = LedgerBatches(len(planned))
         for result, (_, key, bound, i) in zip(write_ordered([p[0] for p in planned]), planned, strict=True):
             row = ledger[key]
             self.record_result(row, bound, result, failures)
-            unsaved += 1
-            if result.error is not None or unsaved * 8 >= len(ledger):
+            if batches.add():
                 op = self.journal.checkpoint(op.with_(ledger=ledger))
-                unsaved = 0
             self.audit("rotation.distribute", op.with_(ledger=ledger), target=bound.label, entry=bound.entry_name,
                        status=row["status"], retries=row.get("retries", 0), error=row.get("error"))
             faults.point(f"distribute-{i}")
@@ -409,7 +452,11 @@ class Rotation(SecretOp):
         if failures:
             self.journal.checkpoint(op.with_(ledger=ledger), cache=cache)
             raise DistributionFailed(self.name, failures)
-        op = self.journal.checkpoint(op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger), cache=cache)
+        op = op.with_(stage=Stage.DISTRIBUTED.value, ledger=ledger)
+        if self.smoke_checks:  # a check may take long: a kill during it must not rewrite the targets
+            op = self.journal.checkpoint(op, cache=cache)
+        else:
+            op = self.journal.note(op, cache=cache)
         faults.point("distributed")
         return op
 
@@ -580,7 +627,10 @@ class Rotation(SecretOp):
                 if version != op.new_version and version not in tracked:
                     versions = self.track(doc.with_(versions=versions), version, 0, Role.RETIRING, now=now,
                                           why="emergency")
-        op = self.journal.checkpoint(op, versions=versions)
+        if self.due(doc.with_(versions=versions), now):
+            op = self.journal.checkpoint(op, versions=versions)  # 'smoked' is durable before a revocation
+        else:
+            op = self.journal.note(op, versions=versions)
         revoked, left = self.retire_due(op, clean_targets=False)
         if emergency:
             self.audit("rotation.emergency", op, revoked=",".join(revoked) or "none")

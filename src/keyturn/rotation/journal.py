@@ -157,6 +157,13 @@ class Journal:
         self.held = True
         return stamped
 
+    def note(self, op: OpRecord, **doc_changes: object) -> OpRecord:
+        """Change the operation and the document in memory only: the next write (a
+        checkpoint, ``finish`` or ``release``) carries them. For progress a re-run can
+        redo — a kill before that write loses only work that is repeated, idempotently."""
+        self.doc = self.doc.with_(op=op, **doc_changes)
+        return op
+
     def finish(self, **doc_changes: object) -> None:
         """End the operation (op → none) with the final document changes."""
         doc = self.doc.with_(op=None, **doc_changes)

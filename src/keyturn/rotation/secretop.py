@@ -129,13 +129,20 @@ class SecretOp:
                          replace(v, role=Role.RETIRING.value, retire_after=iso(now), why="replaced") for v in kept)
         return kept + (entry,)
 
+    @staticmethod
+    def due(doc: JournalDoc, now: datetime) -> list[TrackedVersion]:
+        """The tracked versions whose time has come (never CURRENT)."""
+        return [v for v in doc.due(now) if v.version != (doc.current.version if doc.current else None)]
+
     def retire_due(self, op: OpRecord, *, clean_targets: bool,
                    allow_current: bool = False) -> tuple[list[str], list[TrackedVersion]]:
         """Revoke every tracked version that is due (and ``op.retire``). Returns the
-        versions revoked (read back) and those still pending. Checkpoints the journal."""
+        versions revoked (read back) and those still pending. The revocations are noted
+        in the journal, for the caller's next write (``finish``, or ``release`` when some
+        are left): a kill before it makes the re-run revoke them again, and read back."""
         now = self.rt.clock()
         doc = self.journal.doc
-        due = [v for v in doc.due(now) if v.version != (doc.current.version if doc.current else None)]
+        due = self.due(doc, now)
         if not due:
             return [], []
         if clean_targets:
@@ -154,7 +161,7 @@ class SecretOp:
         faults.point("retire-store")
         revoked: list[str] = [v.version for v in due if v.version in confirmed]
         left = [v for v in due if v.version not in confirmed]
-        self.journal.checkpoint(op, versions=doc.without(set(revoked)))
+        self.journal.note(self.journal.doc.op or op, versions=doc.without(set(revoked)))
         for v in due:
             if v.version in confirmed:
                 self.audit("rotation.retire", op, retired=v.version, why=v.why or "grace ended")

@@ -25,7 +25,7 @@ from keyturn._internal import faults
 from keyturn.errors import Conflict, KeyturnError, ServiceError, SmokeFailed
 from keyturn.rotation import shards
 from keyturn.rotation.context import Runtime
-from keyturn.rotation.engine import Rotation
+from keyturn.rotation.engine import LedgerBatches, Rotation
 from keyturn.rotation.journal import DEFAULT_TTL, conflict_message, lease_is_live
 from keyturn.rotation.lifecycle import _other_op
 from keyturn.rotation.record import Operation, OpRecord, Stage, iso
@@ -262,17 +262,14 @@ class _ShardRun(Rotation):
         keys = [target_key(b) for b in mine]
         planned = self.write_jobs(op, mine, current, previous, op.ledger, self.rows)
         failures: list[tuple[str, str]] = []
-        unsaved = 0
+        batches = LedgerBatches(len(planned))
         for n, (result, (_, key, bound, _i)) in enumerate(
                 zip(write_ordered([p[0] for p in planned]), planned, strict=True), 1):
             row = self.rows[key]
             self.record_result(row, bound, result, failures)
-            unsaved += 1
-            if result.error is not None or unsaved * 8 >= len(mine):
-                if self._save(keys=keys) is None:
-                    raise Conflict(f"{self.name}: rotation {self.rid} moved on while shard {self.shard.label} was "
-                                   "writing — stopped")
-                unsaved = 0
+            if batches.add() and self._save(keys=keys) is None:
+                raise Conflict(f"{self.name}: rotation {self.rid} moved on while shard {self.shard.label} was "
+                               "writing — stopped")
             self.audit("rotation.distribute", op, target=bound.label, entry=bound.entry_name, shard=self.shard.label,
                        status=row["status"], retries=row.get("retries", 0), error=row.get("error"))
             faults.point(f"shard-distribute-{n}")
