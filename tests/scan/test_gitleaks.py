@@ -103,6 +103,9 @@ def test_global_allowlist_applies_to_builtin_detectors(tmp_path: Path, fakes: Fa
         ("[[rules]]\nid = 'github-token'\nregex = 'x'\nkeywords = ['x']\n", "are keyturn's own"),
         ("[[rules]]\nid = 'x'\nregex = 'x'\n[[rules.required]]\nid = 'y'\n", "unsupported key(s) in rule 'x': required"),
         ("not toml = = =\n", "not valid TOML"),
+        ("[[rules]]\nid = 'x::warning file=a::pwned'\nregex = 'x'\nkeywords = ['x']\n", "rules[0]: id must be"),
+        ("[[rules]]\nid = \"x\\n::add-mask::y\"\nregex = 'x'\nkeywords = ['x']\n", "rules[0]: id must be"),
+        ("[[rules]]\nid = 'has space'\nregex = 'x'\nkeywords = ['x']\n", "rules[0]: id must be"),
     ],
 )
 def test_unsupported_or_bad_config_is_one_line_exit_2(tmp_path: Path, text: str, message: str) -> None:
@@ -113,6 +116,30 @@ def test_unsupported_or_bad_config_is_one_line_exit_2(tmp_path: Path, text: str,
     assert res.code == 2
     lines = res.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(cfg) in lines[0], res.err
+
+
+def test_a_taken_rule_id_is_a_usage_error_with_worker_processes_too(tmp_path: Path) -> None:
+    """Checked where the config is loaded, not in each worker (which broke the pool:
+    'internal error: BrokenProcessPool')."""
+    cfg = tmp_path / ".gitleaks.toml"
+    cfg.write_text("[[rules]]\nid = 'github-token'\nregex = 'zz[0-9]{8}'\nkeywords = ['zz']\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(6):
+        (tree / f"f{i}.txt").write_text(f"line {i}\n")
+    res = run_scan([str(tree), "--config", str(cfg), "--jobs", "2"])
+    assert res.code == 2, res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and "github-token are keyturn's own" in lines[0], res.err
+
+
+def test_a_custom_rule_id_with_dots_and_underscores_is_accepted(tmp_path: Path) -> None:
+    cfg = tmp_path / ".gitleaks.toml"
+    cfg.write_text("[[rules]]\nid = 'Corp_Token.v2'\nregex = 'zz[0-9]{8}'\nkeywords = ['zz']\n")
+    (tmp_path / "a.txt").write_text("k = zz12345678\n")
+    res = run_scan([str(tmp_path / "a.txt"), "--config", str(cfg), "--format", "json"])
+    assert res.code == 1, res.err
+    assert [f["detector"] for f in json.loads(res.out)["findings"]] == ["Corp_Token.v2"]
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
@@ -140,3 +167,18 @@ def test_rule_allowlist_condition_and(fakes: Fakes) -> None:
     line = "t = tok_aaa" + fakes.s(17, "bcdefghij0123456789") + "\n"
     assert [f.detector for f in engine.scan_text("a.py", line)] == ["tok"]  # path does not match: kept
     assert engine.scan_text("README.md", line) == []  # both conditions: allowlisted
+
+
+def test_sarif_describes_custom_rules_in_the_driver(tmp_path: Path) -> None:
+    cfg = tmp_path / ".gitleaks.toml"
+    cfg.write_text("[[rules]]\nid = 'corp-token'\ndescription = 'Corp API token'\nregex = 'zz[0-9]{8}'\n"
+                   "keywords = ['zz']\n")
+    (tmp_path / "a.txt").write_text("k = zz12345678\n")
+    res = run_scan([str(tmp_path / "a.txt"), "--config", str(cfg), "--format", "sarif"])
+    assert res.code == 1, res.err
+    run = json.loads(res.out)["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    (result,) = run["results"]
+    assert result["ruleId"] == "keyturn/corp-token"
+    assert rules[result["ruleIndex"]]["id"] == "keyturn/corp-token"
+    assert "Corp API token" in rules[result["ruleIndex"]]["shortDescription"]["text"]

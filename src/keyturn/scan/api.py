@@ -19,7 +19,8 @@ from typing import Any
 
 from keyturn.scan import baseline as baseline_mod
 from keyturn.scan import gitmodes
-from keyturn.scan.gitleaks import load_config
+from keyturn.scan.engine import check_custom
+from keyturn.scan.gitleaks import custom_detectors, load_config
 from keyturn.scan.files import Target, is_vendored_dir, repo_prefix, walk
 from keyturn.scan.fingerprints import stamp_files
 from keyturn.scan.history import HistoryResult, origin_key, scan_history
@@ -85,6 +86,8 @@ def scan(req: ScanRequest) -> ScanResult:
         live_key, live = live_fingerprints(req.manifest, req.live_provider)
     key = fingerprint_key()
     custom = load_config(req.config) if req.config else None
+    if custom is not None:
+        check_custom(custom)
     spec = EngineSpec(key, live, live_key, custom)
     opts = req.options
     line_filter: dict[str, set[int]] | None = None
@@ -130,7 +133,8 @@ def scan(req: ScanRequest) -> ScanResult:
     if hist is not None:
         hist.findings, hist.summary = findings, summary
         return hist
-    return ScanResult(findings=findings, summary=summary)
+    return ScanResult(findings=findings, summary=summary,
+                      custom_rules=custom_detectors(custom) if custom is not None else ())
 
 
 def relative_exclude(path: str, root: str) -> str | None:

@@ -50,6 +50,16 @@ def all_detectors() -> list[Detector]:
     return [*BUILTIN, *rule_detectors(), GENERIC, *stock_detectors(), LIVE_DETECTOR]
 
 
+def check_custom(custom: CustomConfig, detectors: list[Detector] | None = None) -> None:
+    """A ``--config`` rule may not take a built-in rule's id (its findings would pass for
+    keyturn's). Called where the config is loaded, before any worker process starts, so
+    the mistake is a one-line usage error rather than a broken process pool."""
+    taken = {d.id for d in (detectors if detectors is not None else all_detectors())}
+    clash = sorted(r.id for r in custom.rules if r.id in taken)
+    if clash:
+        raise UsageError(f"--config {custom.source}: rule id(s) {', '.join(clash)} are keyturn's own — rename them")
+
+
 def _prefer_detectors(found: list[Finding]) -> list[Finding]:
     """Drop a live-secret sweep hit where a format detector reported the same place."""
     named = [f for f in found if f.detector != LIVE_DETECTOR.id]
@@ -80,10 +90,7 @@ class Engine:
         self.detectors: list[Detector] = all_detectors()
         self._allow: tuple[Allowlist, ...] = ()
         if custom is not None:
-            taken = {d.id for d in self.detectors}
-            clash = sorted(d.id for d in custom_detectors(custom) if d.id in taken)
-            if clash:
-                raise UsageError(f"--config {custom.source}: rule id(s) {', '.join(clash)} are keyturn's own")
+            check_custom(custom, self.detectors)
             self.detectors.extend(custom_detectors(custom))
             self._allow = custom.allowlists
         self._fulltext = [(i, re.compile(d.fulltext)) for i, d in enumerate(self.detectors) if d.fulltext]

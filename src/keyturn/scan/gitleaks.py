@@ -33,6 +33,8 @@ __all__ = ["Allowlist", "CustomConfig", "CustomRule", "load_config", "parse_conf
 
 _TOP = {"title", "description", "extend", "rules", "allowlist", "allowlists"}
 _EXTEND = {"useDefault"}
+#: what a custom rule id may be: it is printed in text reports, SARIF and ``::error`` lines
+RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RULE = {"id", "description", "regex", "secretGroup", "entropy", "keywords", "path", "tags",
          "allowlist", "allowlists"}
 _ALLOW = {"description", "regexes", "regexTarget", "paths", "stopwords", "condition", "targetRules"}
@@ -160,6 +162,9 @@ def parse_config(doc: dict[str, object], source: str) -> CustomConfig:
         _unknown(source, where, raw, _RULE)
         if not isinstance(rid, str) or not rid:
             raise _fail(source, f"{where}: id is required")
+        if not RULE_ID.match(rid):
+            raise _fail(source, f"rules[{i}]: id must be 1–64 letters, digits, '.', '_' or '-' (it is printed in "
+                                "reports, SARIF and Actions annotations)")
         if rid in seen:
             raise _fail(source, f"{where}: duplicate id")
         seen.add(rid)

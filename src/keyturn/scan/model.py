@@ -105,6 +105,8 @@ class Summary:
 class ScanResult:
     findings: list[Finding]
     summary: Summary
+    #: ``--config`` rules (:class:`~keyturn.scan.detectors.Detector`), described in SARIF beside the built-in ones
+    custom_rules: tuple[Any, ...] = ()
 
     @property
     def new_findings(self) -> list[Finding]:

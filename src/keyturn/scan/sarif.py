@@ -79,7 +79,7 @@ def _message(f: Finding, title: str, origin: Origin | None) -> str:
 
 
 def to_sarif(result: ScanResult) -> dict[str, Any]:
-    detectors = {d.id: d for d in all_detectors()}
+    detectors = {d.id: d for d in [*all_detectors(), *result.custom_rules]}
     used = sorted({f.detector for f in result.findings})
     rule_ids = sorted(detectors)  # every rule, so ids stay stable across runs
     index = {rid: i for i, rid in enumerate(rule_ids)}
