@@ -182,6 +182,17 @@ def test_aws_sts_accepts_the_live_key_pair_and_refuses_others(moto: Server) -> N
         assert not mismatch.ok and "expected 210987654321" in mismatch.detail
         not_json = check.run("DEPLOY_KEY", SecretValue("plain-secret-not-json-123", mask=False))
         assert not not_json.ok and "not a JSON object" in not_json.detail
+        assert "AccessKeyId and SecretAccessKey (or access_key_id and secret_access_key)" in not_json.detail
+        # what the aws-iam issuer stores passes with the defaults too
+        issued = SecretValue(json.dumps({"access_key_id": keys["AccessKeyId"],
+                                         "secret_access_key": keys["SecretAccessKey"]}), mask=False)
+        assert check.run("DEPLOY_KEY", issued).ok
+        # a configured pair is the only one tried
+        named = AwsStsCheck(endpoint_url=moto.url, region="us-east-1", access_key_id_field="id",
+                            secret_access_key_field="key", environ={})
+        assert named.run("DEPLOY_KEY", SecretValue(json.dumps({"id": keys["AccessKeyId"],
+                                                              "key": keys["SecretAccessKey"]}), mask=False)).ok
+        assert not named.run("DEPLOY_KEY", SecretValue(json.dumps(keys), mask=False)).ok
         for result in (good, bad, unknown, mismatch, not_json):
             assert keys["SecretAccessKey"] not in result.detail and "plain-secret" not in result.detail
     finally:

@@ -111,6 +111,7 @@ class Rotation(SecretOp):
         if mode == "emergency" and not (reason and reason.strip()):
             raise UsageError(f"{name}: emergency rotation needs --reason (it is audited)")
         super().__init__(rt, name)
+        self._preflighted = False
         self.mode = mode
         self.reason = reason
         self.grace = timedelta(0) if mode == "emergency" else self.config.policy.grace
@@ -133,7 +134,11 @@ class Rotation(SecretOp):
     # ------------------------------------------------------------------ helpers
     def preflight(self) -> None:
         """Read-only checks of the store and every target, before anything is written.
-        Targets' caches (public data kept in the journal) are loaded first."""
+        Targets' caches (public data kept in the journal) are loaded first. Once per
+        rotation: ``run`` skips it when the caller (``lifecycle.rotate``) ran it."""
+        if self._preflighted:
+            return
+        self._preflighted = True
         self.rt.check_outputs()
         self.store.preflight(self.ref)
         doc = self.journal.load()
@@ -365,7 +370,10 @@ class Rotation(SecretOp):
         if not op.at_least(Stage.PROMOTED):
             op = self._promote(op, pending)
 
-        previous = self.store.read(self.ref, op.old_version) if op.old_version and op.grace_until else None
+        # PREVIOUS is written (dual, versioned shapes) while in grace; a single entry never holds it
+        wants_previous = any(b.shape is not Shape.SINGLE for b in self.targets)
+        previous = (self.store.read(self.ref, op.old_version)
+                    if op.old_version and op.grace_until and wants_previous else None)
         # 4. distribute
         if not op.at_least(Stage.DISTRIBUTED):
             if op.shards:  # sharded: finish only once every shard confirmed its slice (rotation/shards.py)

@@ -112,11 +112,13 @@ class Journal:
         self.doc = JournalDoc(secret=name)
         self.held = False
         self.resumed = False
+        self._just_loaded = False  # self.doc is what load() read, and nothing was written since
 
     # -- reading -------------------------------------------------------------------
     def load(self) -> JournalDoc:
         text, token = self.slot.load()
         self.token = token
+        self._just_loaded = True
         if text is None:
             self.doc = JournalDoc(secret=self.name)
         else:
@@ -132,7 +134,7 @@ class Journal:
     def acquire(self, fresh: Callable[[JournalDoc], OpRecord]) -> OpRecord:
         """Take the lease: resume the journal's own unfinished operation (returned as
         is: the caller dispatches on ``operation``) or begin ``fresh(doc)``."""
-        doc = self.load()
+        doc = self.doc if self._just_loaded else self.load()  # a change since fails the CAS write below
         now = self.clock()
         op = doc.op
         if op is not None and lease_is_live(op, now) and op.lock_owner != self.owner:
@@ -147,13 +149,18 @@ class Journal:
         since = op.lock_since if op.lock_owner == self.owner and op.lock_since else iso(now) or ""
         return op.with_(lock_owner=self.owner, lock_since=since, lock_expires=iso(now + self.ttl) or "")
 
+    def _write(self, doc: JournalDoc) -> None:
+        """One CAS write of ``doc`` (the token moves on; a change by anyone else since
+        our last read or write is :class:`~keyturn.errors.Conflict`)."""
+        self.token = self.slot.save(doc.to_json(), self.token)
+        self.doc = doc
+        self._just_loaded = False
+
     def checkpoint(self, op: OpRecord, **doc_changes: object) -> OpRecord:
         """Write the journal: the operation (stamped with our lease) and any document
         changes (``versions=``, ``cache=``) in one CAS write."""
         stamped = self.stamp(op)
-        doc = self.doc.with_(op=stamped, **doc_changes)
-        self.token = self.slot.save(doc.to_json(), self.token)
-        self.doc = doc
+        self._write(self.doc.with_(op=stamped, **doc_changes))
         self.held = True
         return stamped
 
@@ -166,25 +173,19 @@ class Journal:
 
     def finish(self, **doc_changes: object) -> None:
         """End the operation (op → none) with the final document changes."""
-        doc = self.doc.with_(op=None, **doc_changes)
-        self.token = self.slot.save(doc.to_json(), self.token)
-        self.doc = doc
+        self._write(self.doc.with_(op=None, **doc_changes))
         self.held = False
 
     def update(self, **doc_changes: object) -> None:
         """Change the document without an operation (e.g. the cache); keeps any op."""
-        doc = self.doc.with_(**doc_changes)
-        self.token = self.slot.save(doc.to_json(), self.token)
-        self.doc = doc
+        self._write(self.doc.with_(**doc_changes))
 
     def release(self) -> None:
         """Keep the operation (so a re-run resumes) but let anyone take it over now."""
         if not self.held or self.doc.op is None:
             return
         try:
-            released = self.doc.with_(op=self.doc.op.with_(lock_expires=iso(self.clock()) or ""))
-            self.token = self.slot.save(released.to_json(), self.token)
-            self.doc = released
+            self._write(self.doc.with_(op=self.doc.op.with_(lock_expires=iso(self.clock()) or "")))
         except Exception:  # noqa: BLE001 - best effort; the lease expires anyway
             pass
         self.held = False
@@ -194,7 +195,5 @@ class Journal:
         doc = self.load()
         if doc.op is None:
             return None
-        released = doc.with_(op=doc.op.with_(lock_expires=iso(self.clock()) or "", lock_owner=""))
-        self.token = self.slot.save(released.to_json(), self.token)
-        self.doc = released
+        self._write(doc.with_(op=doc.op.with_(lock_expires=iso(self.clock()) or "", lock_owner="")))
         return doc.op

@@ -45,6 +45,7 @@ def _other_op(rt: Runtime, sop: SecretOp, kinds: tuple[str, ...]) -> None:
         if lease_is_live(doc.op, rt.clock()):
             raise Conflict(conflict_message(sop.name, doc.op))
         resume(rt, sop.name, doc.op)
+        sop.journal.load()  # what the resumed operation left (its own journal object wrote it)
 
 
 def rotate(rt: Runtime, name: str, *, mode: str = "scheduled", reason: str | None = None,

@@ -1,7 +1,8 @@
 """``aws-sts`` check: ``sts:GetCallerIdentity`` signed with the new access key pair.
 
 The value is a JSON object holding the key id and the secret key (field names
-configurable, default ``AccessKeyId`` / ``SecretAccessKey``, as IAM returns them). The
+configurable; by default ``AccessKeyId`` / ``SecretAccessKey``, as IAM returns them, or
+``access_key_id`` / ``secret_access_key``, as the ``aws-iam`` issuer stores them). The
 check passes when STS accepts the signature — GetCallerIdentity needs no IAM permission,
 so it proves exactly that the key pair is live — and, when ``expect_account`` is set,
 when the caller's account matches. The detail carries the AWS error code or the caller's
@@ -27,20 +28,28 @@ if TYPE_CHECKING:
     from keyturn.validators.aws_sts_config import AwsStsCheckConfig
 
 
+#: the field pairs tried when none is configured: IAM's own names, then the aws-iam issuer's
+DEFAULT_FIELDS = (("AccessKeyId", "SecretAccessKey"), ("access_key_id", "secret_access_key"))
+
+
 class AwsStsCheck:
     def __init__(
         self,
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
-        access_key_id_field: str = "AccessKeyId",
-        secret_access_key_field: str = "SecretAccessKey",
+        access_key_id_field: str | None = None,
+        secret_access_key_field: str | None = None,
         expect_account: str | None = None,
         timeout: float = 20,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.region, self.endpoint_url = region, endpoint_url
-        self.id_field, self.secret_field = access_key_id_field, secret_access_key_field
+        self.fields: tuple[tuple[str, str], ...]
+        if access_key_id_field or secret_access_key_field:
+            self.fields = ((access_key_id_field or "AccessKeyId", secret_access_key_field or "SecretAccessKey"),)
+        else:
+            self.fields = DEFAULT_FIELDS
         self.expect_account = expect_account
         self.timeout = float(timeout)
         self._environ = environ
@@ -56,10 +65,11 @@ class AwsStsCheck:
             return None
         if not isinstance(data, dict):
             return None
-        key_id, secret = data.get(self.id_field), data.get(self.secret_field)
-        if not isinstance(key_id, str) or not isinstance(secret, str) or not key_id or not secret:
-            return None
-        return key_id, secret
+        for id_field, secret_field in self.fields:
+            key_id, secret = data.get(id_field), data.get(secret_field)
+            if isinstance(key_id, str) and isinstance(secret, str) and key_id and secret:
+                return key_id, secret
+        return None
 
     def run(self, secret_name: str, value: SecretValue) -> CheckResult:
         started = time.monotonic()
@@ -69,8 +79,9 @@ class AwsStsCheck:
     def _check(self, value: SecretValue) -> tuple[bool, str]:
         keys = self._keys(value)
         if keys is None:
-            return False, (f"the value is not a JSON object with string fields {self.id_field} and "
-                           f"{self.secret_field}")
+            pairs = [f"{a} and {b}" for a, b in self.fields]
+            wanted = pairs[0] + "".join(f" (or {p})" for p in pairs[1:])
+            return False, f"the value is not a JSON object with string fields {wanted}"
         import boto3
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError, ClientError
