@@ -107,6 +107,28 @@ def test_github_oidc_assumes_the_role_without_any_action(env: dict[str, str], oi
     _roundtrip(AwsStore("main", AwsStoreConfig(type="aws", auth=auth), gha))
 
 
+def test_assumed_role_credentials_are_refreshed_before_they_expire(env: dict[str, str], oidc: Any) -> None:
+    """A run may outlast the session (a paced fan-out to thousands of targets): the
+    credentials are refreshable — botocore asks again, with a fresh OIDC token, once
+    they are within 15 minutes of expiring. A 900 s session is always within that
+    window, so each call refreshes; a 1 h session does not, until 45 min have passed."""
+    from datetime import timedelta
+
+    gha = {**_keyless(env), "ACTIONS_ID_TOKEN_REQUEST_URL": oidc.url,
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token-123"}
+    short = AwsGithubOidcAuth(method="github-oidc", role_arn=ROLE, duration=timedelta(seconds=900))
+    session = make_session("aws:main", short, gha, env["AWS_REGION"])
+    assert len(oidc.seen) == 1
+    for _ in range(2):
+        assert _identity(session, env).endswith("/keyturn-rotator/keyturn")
+    assert len(oidc.seen) == 3, "each call near expiry refreshes with a new OIDC token"
+    oidc.seen.clear()
+    hour = make_session("aws:main", AwsGithubOidcAuth(method="github-oidc", role_arn=ROLE), gha, env["AWS_REGION"])
+    for _ in range(2):
+        _identity(hour, env)
+    assert len(oidc.seen) == 1, "far from expiry: no refresh"
+
+
 def test_github_oidc_role_from_aws_role_arn_and_custom_audience(env: dict[str, str], oidc: Any) -> None:
     gha = {**_keyless(env), "ACTIONS_ID_TOKEN_REQUEST_URL": oidc.url,
            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token-123", "AWS_ROLE_ARN": ROLE}
