@@ -64,7 +64,7 @@ def test_github_oidc_refused_request_token_names_the_permission(keyvault: FakeKe
     oidc, authority = identity
     env = dict(oidc_env(keyvault, oidc, authority), ACTIONS_ID_TOKEN_REQUEST_TOKEN="stale")
     store = AzureStore("kv", _config(keyvault, AzureGithubOidcAuth(method="github-oidc")), env)
-    with pytest.raises(UsageError, match=r"refused \(401\) — add `permissions: id-token: write`"):
+    with pytest.raises(UsageError, match=r"refused \(HTTP 401\) — add `permissions: id-token: write`"):
         store.describe(_ref())
 
 

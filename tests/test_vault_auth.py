@@ -22,7 +22,7 @@ from keyturn.stores.vault_auth import VaultLogin
 from keyturn.targets.file import FileTarget
 from tests.fakes.github_oidc import ISSUER, FakeGitHubOIDC
 
-FIX_PERMISSION = "add `permissions: id-token: write` to this job; fork PRs cannot get one"
+FIX_PERMISSION = "add `permissions: id-token: write` to this job (a pull request from a fork cannot get an OIDC token)"
 SUBJECT = "repo:acme/api:environment:production"
 
 
@@ -123,6 +123,19 @@ def test_jwt_login_uses_the_role_policy(auth: Auth) -> None:
         store.describe(SecretRef("S", "elsewhere/x", "value"))
 
 
+def test_jwt_refused_request_token_is_the_same_setup_error_as_for_every_store(auth: Auth) -> None:
+    """One OIDC error mapping (``oidc.token_for``) for Vault, AWS and Azure: a refused
+    request token names the store and the permission, exit 2 (Vault let the fetcher's
+    bare ServiceError through: no store, exit 4)."""
+    env = {**auth.oidc.actions_env(), "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "wrong-bearer-123456"}
+    store = _store(auth, _jwt(auth), env)
+    with pytest.raises(UsageError) as err:
+        store.preflight(_ref(auth))
+    assert str(err.value) == ("vault:bao: jwt auth: the GitHub OIDC token request was refused (HTTP 401) — "
+                              f"{FIX_PERMISSION}")
+    assert err.value.exit_code == 2 and "wrong-bearer" not in str(err.value)
+
+
 def test_jwt_logs_in_again_when_two_thirds_of_the_lease_passed(auth: Auth) -> None:
     now = [1000.0]
     login = VaultLogin("bao", _jwt(auth), auth.oidc.actions_env(), clock=lambda: now[0])
@@ -141,8 +154,8 @@ def test_jwt_logs_in_again_when_two_thirds_of_the_lease_passed(auth: Auth) -> No
 def test_jwt_missing_permission_is_a_usage_error_before_any_request(auth: Auth) -> None:
     with pytest.raises(UsageError) as err:
         _store(auth, _jwt(auth), {})
-    assert str(err.value) == f"vault:bao: jwt auth: no GitHub OIDC token: ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN " \
-                             f"are not set — {FIX_PERMISSION}"
+    assert str(err.value) == ("vault:bao: jwt auth: no GitHub OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL is not set "
+                              f"— not an Actions job with an OIDC token?) — {FIX_PERMISSION}")
 
 
 @pytest.mark.parametrize(("kw", "oidc_env", "expect"), [

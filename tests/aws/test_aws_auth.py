@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from keyturn.errors import StoreUnavailable, UsageError
+from keyturn.errors import UsageError
 from keyturn.stores.aws import AwsGithubOidcAuth, AwsProfileAuth, AwsStore, AwsStoreConfig
 from keyturn.stores.aws_auth import make_session
 from keyturn.stores.base import RotationId, SecretRef
@@ -150,11 +150,14 @@ def test_missing_id_token_permission_is_reported_as_exactly_that(env: dict[str, 
 
 
 def test_refused_oidc_request_names_the_permission(env: dict[str, str], oidc: Any) -> None:
+    """A refused request token is a setup problem, exit 2 — as for every store (one mapping)."""
     oidc.status = 403
     gha = {**_keyless(env), "ACTIONS_ID_TOKEN_REQUEST_URL": oidc.url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x"}
     auth = AwsGithubOidcAuth(method="github-oidc", role_arn=ROLE)
-    with pytest.raises(StoreUnavailable, match=r"HTTP 403\) — add `permissions: id-token: write`"):
+    with pytest.raises(UsageError, match=r"^aws:main: the GitHub OIDC token request was refused \(HTTP 403\) — add "
+                                         r"`permissions: id-token: write`") as err:
         AwsStore("main", AwsStoreConfig(type="aws", auth=auth), gha)
+    assert err.value.exit_code == 2
 
 
 def test_github_oidc_without_a_role_is_a_usage_error(env: dict[str, str]) -> None:

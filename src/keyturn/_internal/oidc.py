@@ -21,12 +21,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 
-from keyturn.errors import ServiceError, UsageError
+from keyturn.errors import ServiceError, StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-PERMISSION_FIX = "add `permissions: id-token: write` to this job; fork PRs cannot get one"
+PERMISSION_FIX = "add `permissions: id-token: write` to this job (a pull request from a fork cannot get an OIDC token)"
 MISSING_PERMISSION = f"no GitHub OIDC token: {URL_VAR}/_TOKEN are not set — {PERMISSION_FIX}"
 
 
@@ -103,3 +103,37 @@ def github_oidc_token(audience: str, environ: Mapping[str, str], *, retries: int
     if not isinstance(value, str) or value.count(".") != 2:
         raise ServiceError(f"GitHub OIDC: the token service at {where} answered without a JWT in `value`")
     return SecretValue(value)
+
+
+def token_for(label: str, audience: str, environ: Mapping[str, str], *, timeout: float = 10.0) -> SecretValue:
+    """:func:`github_oidc_token` for the store (or issuer) ``label``, with the one error
+    mapping all of them use: no token (the job lacks ``id-token: write``, or is not an
+    Actions job) and a refused request token (HTTP 401/403) are setup problems — a
+    :class:`UsageError` (exit 2) naming the permission; any other answer, or a token
+    service that stays unreachable, is :class:`StoreUnavailable` (exit 4: re-run)."""
+    try:
+        return github_oidc_token(audience, environ, timeout=timeout)
+    except OidcMissing as exc:
+        raise _missing(label, exc.missing, environ) from None
+    except OidcRefused as exc:
+        if exc.status in (401, 403):
+            raise UsageError(f"{label}: the GitHub OIDC token request was refused (HTTP {exc.status}) — "
+                             f"{PERMISSION_FIX}") from None
+        raise StoreUnavailable(f"{exc} — re-run the job", store=label) from None
+    except ServiceError as exc:
+        raise StoreUnavailable(f"{exc} — re-run the job", store=label) from None
+    except UsageError as exc:
+        raise UsageError(f"{label}: {exc}") from None
+
+
+def _missing(label: str, variable: str, environ: Mapping[str, str]) -> UsageError:
+    where = "" if environ.get("GITHUB_ACTIONS") == "true" else " — not an Actions job with an OIDC token?"
+    return UsageError(f"{label}: no GitHub OIDC token ({variable} is not set{where}) — {PERMISSION_FIX}")
+
+
+def require_token(label: str, environ: Mapping[str, str]) -> None:
+    """Raise :func:`token_for`'s "no GitHub OIDC token" error now, before any request,
+    when the job has no token to ask for (checked when a store is built)."""
+    for variable in (URL_VAR, TOKEN_VAR):
+        if not environ.get(variable):
+            raise _missing(label, variable, environ)

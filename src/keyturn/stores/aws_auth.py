@@ -24,27 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from keyturn.errors import ServiceError, StoreUnavailable, UsageError
+from keyturn.errors import StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
-OIDC_FIX = ("add `permissions: id-token: write` to this job (pull requests from forks cannot get an "
-            "OIDC token)")
-
-
 def github_oidc_token(label: str, environ: Mapping[str, str], audience: str, timeout: float = 30) -> SecretValue:
-    """The job's GitHub OIDC token for ``audience`` (the shared fetcher), in this store's words."""
-    from keyturn._internal.oidc import OidcMissing, OidcRefused
-    from keyturn._internal.oidc import github_oidc_token as fetch
+    """The job's GitHub OIDC token for ``audience`` (the shared fetcher and its error mapping)."""
+    from keyturn._internal.oidc import token_for
 
-    try:
-        return fetch(audience, environ, timeout=timeout)
-    except OidcMissing as exc:
-        raise UsageError(f"{label}: no GitHub OIDC token ({exc.missing} is not set) — {OIDC_FIX}") from None
-    except OidcRefused as exc:
-        raise StoreUnavailable(f"the GitHub OIDC token request was refused (HTTP {exc.status}) — {OIDC_FIX}",
-                               store=label) from None
-    except ServiceError as exc:
-        raise StoreUnavailable(str(exc), store=label) from None
+    return token_for(label, audience, environ, timeout=timeout)
 
 
 def _endpoint(environ: Mapping[str, str], service_env: str) -> str | None:

@@ -21,12 +21,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field
 
 from keyturn._internal.configbase import ConfigModel
-from keyturn.errors import ServiceError, StoreUnavailable, UsageError
+from keyturn.errors import UsageError
 
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
-ID_TOKEN_FIX = ("add `permissions: id-token: write` to this job (a pull request from a fork cannot get an "
-                "OIDC token)")
-
 
 class AzureDefaultAuth(ConfigModel):
     method: Literal["default"] = "default"
@@ -46,28 +43,11 @@ AzureAuth = Annotated[Union[AzureDefaultAuth, AzureGithubOidcAuth], Field(discri
 
 
 def github_oidc_token(env: Mapping[str, str], audience: str, label: str, timeout: float = 30.0) -> str:
-    """The job's GitHub Actions OIDC token for ``audience`` (the shared fetcher), in this
-    store's words; a refused request token is a setup problem here (exit 2)."""
-    from keyturn._internal.oidc import OidcMissing, OidcRefused
-    from keyturn._internal.oidc import github_oidc_token as fetch
+    """The job's GitHub Actions OIDC token for ``audience`` (the shared fetcher and its
+    error mapping), as the string azure-identity takes as the client assertion."""
+    from keyturn._internal.oidc import token_for
 
-    try:
-        return fetch(audience, env, timeout=timeout).reveal()  # handed to azure-identity as the assertion
-    except OidcMissing:
-        if env.get("GITHUB_ACTIONS") == "true":
-            raise UsageError(f"{label}: the job has no GitHub OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL is not set) "
-                             f"— {ID_TOKEN_FIX}") from None
-        raise UsageError(f"{label}: auth method github-oidc needs a GitHub Actions job with an OIDC token "
-                         f"(ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN are not set) — {ID_TOKEN_FIX}, or use method: default"
-                         ) from None
-    except OidcRefused as exc:
-        if exc.status in (401, 403):
-            raise UsageError(f"{label}: the GitHub OIDC token request was refused ({exc.status}) — {ID_TOKEN_FIX}") \
-                from None
-        raise StoreUnavailable(f"GitHub OIDC token request failed ({exc.status}) — re-run the job", store=label) \
-            from None
-    except ServiceError as exc:
-        raise StoreUnavailable(f"{exc} — re-run the job", store=label) from None
+    return token_for(label, audience, env, timeout=timeout).reveal()
 
 
 def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, env: Mapping[str, str],
@@ -84,8 +64,9 @@ def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, e
         if missing:
             raise UsageError(f"{label}: auth method github-oidc needs {' and '.join(missing)} (the app registration "
                              "with a federated credential for this repository, and its tenant)")
-        if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or not env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
-            github_oidc_token(env, auth.audience, label)  # raises the id-token: write message
+        from keyturn._internal.oidc import require_token
+
+        require_token(label, env)
         audience = auth.audience
         if authority:
             common["authority"] = authority

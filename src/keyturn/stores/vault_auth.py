@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from keyturn._internal.oidc import MISSING_PERMISSION, github_oidc_token
+from keyturn._internal.oidc import require_token, token_for
 from keyturn.errors import StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
@@ -68,8 +68,7 @@ class VaultLogin:
             self.static_token = _env_value(store, auth.token_env, "token", env, "token")
             self.label = auth.token_env
         elif auth.method == "jwt":
-            if not env.get("ACTIONS_ID_TOKEN_REQUEST_URL") or not env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
-                raise UsageError(f"vault:{store}: jwt auth: {MISSING_PERMISSION}")
+            require_token(f"vault:{store}: jwt auth", env)
             self.label = f"the token of jwt role {auth.role!r}"
         else:
             _env_value(store, auth.role_id_env, "AppRole role id", env, "approle")
@@ -96,10 +95,7 @@ class VaultLogin:
     def _jwt(self, client: Any, auth: VaultJwtAuth) -> int:
         import hvac.exceptions as hx
 
-        try:
-            jwt = github_oidc_token(auth.audience, self._env)
-        except UsageError as exc:
-            raise UsageError(f"vault:{self.store}: jwt auth: {exc}") from None
+        jwt = token_for(f"vault:{self.store}: jwt auth", auth.audience, self._env)
         where = f"auth/{auth.mount}"
         try:
             resp = client.auth.jwt.jwt_login(auth.role, jwt.reveal(), use_token=True, path=auth.mount)
