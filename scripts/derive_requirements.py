@@ -28,14 +28,16 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-#: The store locks: one per store SDK extra of pyproject.toml.
-STORES = ("vault", "aws", "azure")
+#: The SDK locks: one per extra of pyproject.toml that a manifest can need beyond core —
+#: its stores' SDKs and its issuers' (postgres). `keyturn manifest stores` prints these
+#: names (keyturn._internal.sdks.LOCKED; tests/test_requirements.py checks they agree).
+SDKS = ("vault", "aws", "azure", "postgres")
 #: lock name -> the pyproject.toml parts its .in mirrors ("deps": [project.dependencies],
 #: "build": [build-system].requires, anything else: that optional-dependencies extra).
 SOURCES: dict[str, tuple[str, ...]] = {
     "core": ("deps", "github", "build"),
     "scan": ("deps", "scan", "build"),
-    **{store: (store,) for store in STORES},
+    **{sdk: (sdk,) for sdk in SDKS},
 }
 HEADER = """\
 #
@@ -46,7 +48,7 @@ HEADER = """\
 WHAT = {
     "core": "No store SDK, no scanner.",
     "scan": "No cloud SDK.",
-    **{store: "Install with core.txt; no other store's SDK." for store in STORES},
+    **{sdk: "Install with core.txt; no other SDK lock's packages." for sdk in SDKS},
 }
 
 
@@ -145,9 +147,9 @@ def derive(root: Path = REPO) -> dict[str, str]:
                     f"{sorted(action_in - union)}, missing {sorted(union - action_in)}")
     keep = {name: closure(table, wanted) for name, wanted in direct.items()}
     for name, packages in keep.items():
-        foreign = sorted(packages & set().union(*(direct[s] for s in STORES if s != name)))
+        foreign = sorted(packages & set().union(*(direct[s] for s in SDKS if s != name)))
         if foreign:
-            raise Drift(f"requirements/{name}.txt would pull in another store's SDK: {foreign}")
+            raise Drift(f"requirements/{name}.txt would pull in another SDK lock's packages: {foreign}")
     return {name: HEADER.format(name=name, what=WHAT[name]) + "".join(table[p][0] for p in sorted(packages))
             for name, packages in keep.items()}
 

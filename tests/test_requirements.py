@@ -86,7 +86,7 @@ def test_scan_lock_has_the_scanner_and_no_cloud_sdk() -> None:
     assert not any(p.startswith(("azure", "boto", "msal")) for p in packages)
 
 
-@pytest.mark.parametrize("lock", ["core", "vault", "aws", "azure", "scan"])
+@pytest.mark.parametrize("lock", ["core", "vault", "aws", "azure", "postgres", "scan"])
 def test_lock_blocks_are_action_lock_blocks(lock: str) -> None:
     """Same pins and hashes as action.txt, every package hash-pinned."""
     action = lock_blocks("action")
@@ -98,7 +98,7 @@ def test_lock_blocks_are_action_lock_blocks(lock: str) -> None:
 
 
 def test_split_locks_cover_the_action_lock() -> None:
-    covered = set().union(*(lock_blocks(n) for n in ("core", "vault", "aws", "azure", "scan")))
+    covered = set().union(*(lock_blocks(n) for n in ("core", "vault", "aws", "azure", "postgres", "scan")))
     assert covered == set(lock_blocks("action"))
 
 
@@ -172,7 +172,7 @@ def test_a_store_lock_that_would_pull_another_store_sdk_fails(checkout: Path) ->
     action.write_text(text, encoding="utf-8")
     result = derive("--check", "--root", checkout)
     assert result.returncode == 1
-    assert "requirements/vault.txt would pull in another store's SDK: ['boto3'" in result.stderr
+    assert "requirements/vault.txt would pull in another SDK lock's packages: ['boto3'" in result.stderr
 
 
 # --------------------------------------------------------------------------- keyturn manifest stores
@@ -216,6 +216,49 @@ def test_manifest_stores_names_the_sdks_the_manifest_needs(
     assert main(["manifest", "stores", "--manifest", str(path)]) == 0
     out = capsys.readouterr()
     assert out.out == expected and out.err == ""
+
+
+@pytest.mark.parametrize(
+    ("generator", "expected"),
+    [
+        ("{type: postgres-password, users: [app_a, app_b]}", "postgres\nvault\n"),
+        ("{type: vault-database-static-role, role: app, store: first, verify: false}", "postgres\nvault\n"),
+        ("{type: aws-iam-access-key, user: deployer}", "aws\nvault\n"),
+        ("{type: command, issue: [sh, -c, 'true'], revoke: [sh, -c, 'true']}", "vault\n"),
+    ],
+)
+def test_manifest_stores_names_what_the_issuers_need(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], generator: str, expected: str
+) -> None:
+    """An issuer's SDK is named like a store's (the PostgreSQL issuers' `postgres` lock was
+    dropped, so `stores: auto` installed a venv where they could not run)."""
+    path = manifest(tmp_path, "first: {type: vault}\n")
+    text = path.read_text(encoding="utf-8").replace("generator: {type: hex, bytes: 16}", f"generator: {generator}")
+    path.write_text(text, encoding="utf-8")
+    assert main(["manifest", "stores", "--manifest", str(path)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == expected
+
+
+def test_every_extra_a_manifest_can_need_has_a_lock() -> None:
+    """keyturn's list of locked extras, the derive script's, and the extras stores,
+    issuers and checks declare agree: none would make `stores: auto` install nothing."""
+    import importlib.util
+
+    from keyturn._internal.sdks import IN_CORE, LOCKED
+    from keyturn.issuers.registry import BUILTIN as ISSUERS
+    from keyturn.stores.registry import EXTRAS as STORE_EXTRAS
+    from keyturn.validators import registry as checks
+
+    spec = importlib.util.spec_from_file_location("derive", REPO / "scripts" / "derive_requirements.py")
+    assert spec is not None and spec.loader is not None
+    derive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(derive)
+    assert set(derive.SDKS) == LOCKED
+    declared = set(STORE_EXTRAS.values()) | {e for _, extras in ISSUERS.values() for e in extras.split(",") if e}
+    declared |= {getattr(c, "extra", "") for c in checks.check_config_models() if getattr(c, "extra", "")}
+    assert declared - IN_CORE <= LOCKED, sorted(declared - IN_CORE - LOCKED)
+    for name in LOCKED:
+        assert (REPO / "requirements" / f"{name}.txt").is_file(), name
 
 
 def test_manifest_stores_bad_manifest_is_a_one_line_usage_error(
@@ -264,7 +307,9 @@ def test_setup_installs_only_the_store_sdks_the_manifest_names(tmp_path: Path) -
     aws.txt (hash-checked, wheels only), boto3 importable, no other store SDK, no scanner."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    manifest(workspace, "first: {type: aws, region: us-east-1}\n")
+    path = manifest(workspace, "first: {type: aws, region: us-east-1}\n")
+    path.write_text(path.read_text(encoding="utf-8") + "  PG_APP:\n    store: first\n    path: app/pg\n"
+                    "    generator: {type: postgres-password, users: [app_a, app_b]}\n", encoding="utf-8")
     files = {name: tmp_path / name.lower() for name in ("GITHUB_PATH", "GITHUB_ENV", "GITHUB_OUTPUT")}
     for f in files.values():
         f.touch()
@@ -275,10 +320,10 @@ def test_setup_installs_only_the_store_sdks_the_manifest_names(tmp_path: Path) -
     result = subprocess.run([str(REPO / "actions" / "setup" / "setup.sh")], env=env, cwd=workspace,
                             capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "(requirements: core aws)" in result.stdout
-    assert "locks=core aws" in files["GITHUB_OUTPUT"].read_text(encoding="utf-8").splitlines()
+    assert "(requirements: core aws postgres)" in result.stdout
+    assert "locks=core aws postgres" in files["GITHUB_OUTPUT"].read_text(encoding="utf-8").splitlines()
     py = tmp_path / "keyturn-venv" / "bin" / "python"
-    probe = ("import importlib.util as u; print(' '.join(m for m in ('boto3', 'github', 'nacl', 'yaml', 'hvac', "
-             "'azure', 'msal', 'detect_secrets', 'hyperscan') if u.find_spec(m)))")
+    probe = ("import importlib.util as u; print(' '.join(m for m in ('boto3', 'github', 'nacl', 'yaml', 'pg8000', "
+             "'scramp', 'hvac', 'azure', 'msal', 'detect_secrets', 'hyperscan') if u.find_spec(m)))")
     found = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert found.stdout.split() == ["boto3", "github", "nacl", "yaml"]
+    assert found.stdout.split() == ["boto3", "github", "nacl", "yaml", "pg8000", "scramp"]

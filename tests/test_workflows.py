@@ -947,7 +947,7 @@ def test_setup_script_auto_refuses_an_unknown_store_sdk(tmp_path: Path) -> None:
     result, pips, _, _ = run_setup(tmp_path, {"KEYTURN_STORES": "auto", "FAKE_STORES": "aws\n../../evil\n"})
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
-    assert "unknown store SDK" in line and "evil" not in line
+    assert "has no lock for" in line and "evil" not in line
     assert len(pips) == 2  # nothing installed after core and keyturn
 
 

@@ -2,7 +2,8 @@
 # keyturn setup action: install keyturn into a fresh venv under $RUNNER_TEMP from hash-pinned
 # locks, then put the venv on PATH for later steps. Without `stores`: requirements/action.txt
 # (everything) or requirements/scan.txt (the scanner without any cloud SDK). With `stores`:
-# requirements/core.txt plus one lock per named store SDK (vault.txt, aws.txt, azure.txt);
+# requirements/core.txt plus one lock per named SDK (vault.txt, aws.txt, azure.txt, postgres.txt
+# for the PostgreSQL issuers);
 # `stores: auto` asks the just-installed keyturn which ones the manifest needs.
 # Nothing unpinned is downloaded: dependencies need matching hashes and wheels, and keyturn
 # itself is built without build isolation from the pinned setuptools/wheel.
@@ -49,8 +50,8 @@ if [[ ${#words[@]} -gt 0 ]]; then
     for word in "${words[@]}"; do
       case "${word}" in
         vault | openbao) add_store vault ;;
-        aws | azure) add_store "${word}" ;;
-        *) die "input 'stores' must be auto, none, or store names among vault, aws, azure" ;;
+        aws | azure | postgres) add_store "${word}" ;;
+        *) die "input 'stores' must be auto, none, or SDK names among vault, aws, azure, postgres" ;;
       esac
     done
   fi
@@ -110,9 +111,9 @@ if [[ "${mode}" == auto ]]; then
   rm -f "${errors}"
   while IFS= read -r store; do
     case "${store}" in
-      vault | aws | azure) add_store "${store}" ;;
+      vault | aws | azure | postgres) add_store "${store}" ;;
       "") ;;
-      *) die "keyturn manifest stores printed an unknown store SDK" ;;
+      *) die "the manifest needs an extra actions/setup has no lock for (a plugin's?): install it in a later step" ;;
     esac
   done <<<"${needed}"
   locks=(core "${stores[@]}")

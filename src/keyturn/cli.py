@@ -213,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o", metavar="FILE", type=_output_file)
     c = msub.add_parser("check", help="validate a manifest and exit")
     _manifest_arg(c)
-    st = msub.add_parser("stores", help="print the store SDKs the manifest needs (vault, aws, azure), one a line",
-                         description="Print, one a line, the store SDK extras (vault, aws, azure) that the "
-                         "manifest's stores and its aws-sts / vault-token checks need: what actions/setup "
-                         "installs with `stores: auto`. Needs no SDK itself.")
+    st = msub.add_parser("stores", help="print the SDKs the manifest needs (vault, aws, azure, postgres), one a line",
+                         description="Print, one a line, the SDK extras (vault, aws, azure, postgres) that the "
+                         "manifest's stores, its issuers and its aws-sts / vault-token checks need: what "
+                         "actions/setup installs with `stores: auto`. Needs no SDK itself.")
     _manifest_arg(st)
 
     p = sub.add_parser("changelog-pr", help="commit the run's audit records, evidence and changelog entry to "

@@ -1,7 +1,9 @@
-"""Which store SDKs a manifest needs: the extras ``vault``, ``aws``, ``azure`` (and the
-``requirements/<extra>.txt`` locks of the same names) that its stores' types and its
-``aws-sts:`` / ``vault-token:`` checks call. ``keyturn manifest stores`` prints them so that
-``actions/setup`` (``stores: auto``) installs only those. Imports no SDK.
+"""Which SDKs a manifest needs beyond keyturn's core: the extras ``vault``, ``aws``,
+``azure``, ``postgres`` (and the ``requirements/<extra>.txt`` locks of the same names)
+that its stores' types, its issuers (``aws-iam-access-key``, ``postgres-password``,
+``vault-database-static-role``) and its ``aws-sts:`` / ``vault-token:`` checks call.
+``keyturn manifest stores`` prints them so that ``actions/setup`` (``stores: auto``)
+installs only those. Imports no SDK.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ from keyturn.manifest import LoadedManifest
 from keyturn.stores.registry import EXTRAS as STORE_EXTRAS
 
 
+#: the extras with a lock of their own (requirements/<name>.txt, installed with core.txt);
+#: ``github`` is part of core. scripts/derive_requirements.py keeps the same list (SDKS).
+LOCKED = frozenset({"vault", "aws", "azure", "postgres"})
+#: extras core already holds
+IN_CORE = frozenset({"github"})
+
+
 def store_extras(loaded: LoadedManifest) -> list[str]:
-    """The extras the manifest needs, sorted, each once."""
+    """The extras the manifest needs beyond core, sorted, each once (a plugin's extra
+    without a lock is named too: actions/setup then says it cannot install it)."""
     model = loaded.model
-    needed = {STORE_EXTRAS[config.type] for config in model.stores.values()}
+    named = {STORE_EXTRAS[config.type] for config in model.stores.values()}
     for secret in model.secrets.values():
         for check in (*secret.validate_, *secret.smoke):
-            extra = type(check).extra  # the check config's optional dependency, if any
-            if extra in STORE_EXTRAS.values():
-                needed.add(extra)
+            named.add(getattr(type(check), "extra", "") or "")  # the check config's optional dependency
         _, issuer_extras = ISSUERS.get(secret.generator.type, ("", ""))
-        needed.update(e for e in issuer_extras.split(",") if e in STORE_EXTRAS.values())
-    return sorted(needed)
+        named.update(issuer_extras.split(","))
+    return sorted(named - {""} - IN_CORE)
