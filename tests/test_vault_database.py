@@ -132,6 +132,26 @@ def test_a_missing_static_role_is_one_line_before_any_write(tmp_path: Path, open
     assert ws.metadata() == {} and ws.journal() == {}
 
 
+def test_a_token_without_rotate_role_update_is_a_policy_error_before_any_write(tmp_path: Path, openbao: Any,
+                                                                              postgres: PgServer) -> None:
+    """The issuer checks capabilities as the store does (one helper): ``sudo`` is not
+    ``update``, and a missing capability is a policy to fix — exit 2, one line."""
+    ws = StaticRole(tmp_path / "ws", openbao, postgres)
+    policy = (f'path "secret/*" {{ capabilities = ["create", "read", "update", "delete", "list"] }}\n'
+              f'path "{ws.mount}/static-roles/{ws.role}" {{ capabilities = ["read"] }}\n'
+              f'path "{ws.mount}/static-creds/{ws.role}" {{ capabilities = ["read"] }}\n'
+              f'path "{ws.mount}/rotate-role/{ws.role}" {{ capabilities = ["read", "sudo"] }}\n')
+    ws.bao.sys.create_or_update_policy(f"rotator-{ws.role}", policy)
+    token = ws.bao.auth.token.create(policies=[f"rotator-{ws.role}"], ttl="10m")["auth"]["client_token"]
+    ws.env["VAULT_TOKEN"] = token
+    before = ws.vault_password()
+    r = ws.rotate()
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert f"lacks capabilities: update on {ws.mount}/rotate-role/{ws.role} — add them to its policy" in line, line
+    assert ws.vault_password() == before and ws.metadata() == {} and ws.journal() == {}
+
+
 def test_the_generator_store_must_be_a_vault_store_of_the_manifest(tmp_path: Path, openbao: Any,
                                                                    postgres: PgServer) -> None:
     ws = StaticRole(tmp_path / "ws", openbao, postgres, gen_store="nope")

@@ -150,16 +150,15 @@ class VaultDatabaseStaticRoleIssuer:
     def preflight(self, current: str) -> None:
         if self._role() is None:
             raise self._missing()
-        caps = self._call("static-creds", lambda c: c.sys.get_capabilities(paths=[
-            f"{self.config.mount}/rotate-role/{self.config.role}",
-            f"{self.config.mount}/static-creds/{self.config.role}"]))
-        data = dict(caps.get("data") or caps)
-        for path, needed in ((f"{self.config.mount}/rotate-role/{self.config.role}", "update"),
-                             (f"{self.config.mount}/static-creds/{self.config.role}", "read")):
-            have = set(data.get(path) or [])
-            if not have & {needed, "root", "sudo"}:
-                raise ServiceError(f"{self.where}: store {self.store_name!r}'s token lacks {needed} on {path} — add "
-                                   f"path \"{path}\" {{ capabilities = [\"{needed}\"] }} to its policy")
+        from keyturn.stores.vault import lacking
+
+        wanted = {f"{self.config.mount}/rotate-role/{self.config.role}": {"update"},
+                  f"{self.config.mount}/static-creds/{self.config.role}": {"read"}}
+        caps = self._call("static-creds", lambda c: c.sys.get_capabilities(paths=list(wanted)))
+        missing = lacking(dict(caps.get("data") or caps), wanted)
+        if missing:  # a policy to fix, as for the store's own paths (exit 2)
+            raise UsageError(f"{self.where}: store {self.store_name!r}'s token lacks capabilities: "
+                             + "; ".join(missing) + " — add them to its policy")
 
     def current_credential(self) -> str:
         return ""  # which rotation the store's value came from is unknown; it dies at the next rotate anyway

@@ -94,6 +94,21 @@ NEEDED = {
 }
 
 
+def lacking(got: Mapping[str, Any], wanted: Mapping[str, set[str]]) -> list[str]:
+    """What ``sys/capabilities-self`` (``got``: path → capabilities) does not grant of
+    ``wanted``, as ``"<caps> on <path>"``: ``root`` grants everything, ``deny`` nothing,
+    and ``sudo`` is no substitute for the capability itself. Shared by the store's and
+    the database issuer's preflights."""
+    missing = []
+    for path, need in wanted.items():
+        have = set(got.get(path) or [])
+        if "root" in have:
+            continue
+        if "deny" in have or not need <= have:
+            missing.append(f"{', '.join(sorted(need if 'deny' in have else need - have))} on {path}")
+    return missing
+
+
 def _created(version_info: dict[str, Any]) -> datetime | None:
     """A KV version's ``created_time`` (RFC 3339 with nanoseconds) to whole seconds."""
     created = version_info.get("created_time")
@@ -359,14 +374,7 @@ class VaultStore:
             resp: dict[str, Any] = self._client.sys.get_capabilities(paths=list(paths))
             return dict(resp.get("data") or resp)
 
-        got = self._call("check token capabilities", ref, ask)
-        missing = []
-        for path, need in paths.items():
-            have = set(got.get(path) or [])
-            if "root" in have:
-                continue
-            if "deny" in have or not need <= have:
-                missing.append(f"{', '.join(sorted(need - have))} on {path}")
+        missing = lacking(self._call("check token capabilities", ref, ask), paths)
         if missing:
             raise UsageError(
                 f"{ref.name}: {self.label}: the token ({self._token_env}) lacks capabilities: "
