@@ -260,3 +260,13 @@ def test_fingerprint_is_a_keyed_hmac(v: SecretValue) -> None:
         v.fingerprint(b"")
     with pytest.raises(TypeError):
         v.fingerprint()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("hvs.CAESIJ-abc_123~!", True), ("", True), ("tok\n", False), ("a b", False), ("tab\t", False),
+    ("caf\u00e9", False), ("\u0430bc", False), ("\x7f", False),
+])
+def test_visible_ascii_is_the_one_token_character_rule(text: str, ok: bool) -> None:
+    from keyturn.values import visible_ascii
+
+    assert visible_ascii(text) is ok

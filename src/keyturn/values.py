@@ -143,6 +143,13 @@ XXD_WRAP = 60
 OD_BYTES = 16
 
 
+def visible_ascii(text: str) -> bool:
+    """Every character printable ASCII other than space (``!`` … ``~``): what a token,
+    a password keyturn sets or a namespace may hold — a trailing newline, a tab or a
+    non-ASCII look-alike is refused where such text arrives."""
+    return all(33 <= ord(c) <= 126 for c in text)
+
+
 def _b64_cores(raw: bytes) -> list[str]:
     """Base64 of ``raw`` at each of the three byte alignments, full groups only.
 

@@ -16,6 +16,7 @@ import requests
 from github import Auth, GithubException, GithubIntegration
 
 from keyturn.errors import ServiceError, UsageError
+from keyturn.values import visible_ascii
 
 NO_CREDENTIALS = (
     "github: no credentials — set GITHUB_TOKEN or KEYTURN_GITHUB_APP_ID/KEYTURN_GITHUB_APP_PRIVATE_KEY"
@@ -28,7 +29,7 @@ def auth_from_env(environ: Mapping[str, str], kwargs: dict[str, Any]) -> Auth.Au
     token = environ.get("GITHUB_TOKEN", "")
     app_id = environ.get("KEYTURN_GITHUB_APP_ID", "").strip()
     private_key = environ.get("KEYTURN_GITHUB_APP_PRIVATE_KEY", "").strip()
-    if token and any(not (33 <= ord(c) <= 126) for c in token):
+    if token and not visible_ascii(token):
         raise UsageError("GITHUB_TOKEN contains whitespace, a control or a non-ASCII character — set the bare token")
     if app_id and private_key:
         if not app_id.isdigit():

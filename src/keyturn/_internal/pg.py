@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keyturn.errors import UsageError
-from keyturn.values import SecretValue
+from keyturn.values import SecretValue, visible_ascii
 
 SSLMODES = ("disable", "require", "verify-ca", "verify-full")
 #: what a role name may be in a manifest (unquoted PostgreSQL identifiers, plus . $ -)
@@ -157,7 +157,7 @@ def scram_verifier(password: str, *, iterations: int = 4096, salt: bytes | None 
 
     SASLprep is the identity for the printable ASCII passwords keyturn generates; other
     text is refused rather than prepared differently from the server."""
-    if not password or any(not (32 < ord(c) < 127) for c in password):
+    if not password or not visible_ascii(password):
         raise UsageError("a PostgreSQL password keyturn sets must be printable ASCII without spaces")
     salt = salt if salt is not None else secrets.token_bytes(16)
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)

@@ -30,7 +30,7 @@ from pydantic import Field
 from keyturn._internal.configbase import ConfigModel, Duration
 from keyturn.errors import Conflict, StoreUnavailable, UsageError
 from keyturn.stores.base import PENDING_SUFFIX, ROTATION_SUFFIX, RotationId, SecretRef, SecretState, VersionId, parse_iso
-from keyturn.values import SecretValue
+from keyturn.values import SecretValue, visible_ascii
 
 T = TypeVar("T")
 
@@ -160,7 +160,7 @@ class VaultStore:
         self._login = VaultLogin(name, config.auth, env)  # env checks only; logs in on the first call
         token = self._login.static_token
         namespace = config.namespace or env.get("VAULT_NAMESPACE") or None
-        if namespace and any(not (32 < ord(c) < 127) for c in namespace):
+        if namespace and not visible_ascii(namespace):
             where = f"stores.{name}.namespace" if config.namespace else "VAULT_NAMESPACE"
             raise UsageError(f"vault:{name}: {where} contains whitespace or a control character")
         ca = config.ca_cert or env.get("VAULT_CACERT")

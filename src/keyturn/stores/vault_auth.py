@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyturn._internal.oidc import require_token, token_for
 from keyturn.errors import StoreUnavailable, UsageError
-from keyturn.values import SecretValue
+from keyturn.values import SecretValue, visible_ascii
 
 if TYPE_CHECKING:
     from keyturn.stores.vault import VaultAppRoleAuth, VaultAuth, VaultJwtAuth
@@ -37,7 +37,7 @@ def _env_value(store: str, var: str, what: str, env: Mapping[str, str], auth_met
     raw = env.get(var, "")
     if not raw:
         raise UsageError(f"vault:{store}: no {what} — set {var} ({auth_method} auth) for store {store!r}")
-    if any(not (33 <= ord(c) <= 126) for c in raw):
+    if not visible_ascii(raw):
         raise UsageError(f"vault:{store}: {var} contains whitespace, a control or a non-ASCII character "
                          f"(a trailing newline?) — set it to the bare {what.split()[-1]}")
     return SecretValue(raw, mask=False)  # from a GitHub secret or variable: the runner masks secrets
