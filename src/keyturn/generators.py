@@ -24,14 +24,18 @@ from keyturn.values import GITHUB_MAX_BYTES, SecretValue
 
 MIN_LENGTH = 8
 DEFAULT_SYMBOLS = "!%+-.:=@^_"  # every one reads back bare from docker --env-file, bash and systemd
-_RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
-#: The NIST curves ``ec`` makes keys on (JOSE names, RFC 7518 §6.2.1.1).
-EC_CURVES = ("P-256", "P-384", "P-521")
+#: RSA sizes ``rsa`` makes (and the least ``format: jwks`` publishes)
+RSA_MIN_BITS, _RSA_MAX_BITS = 2048, 8192
+#: The NIST curves ``ec`` makes keys on: JOSE name (RFC 7518 §6.2.1.1) → (the curve's
+#: name in ``cryptography``, its JWS algorithm). ``format: jwks`` publishes these.
+EC_CURVES: dict[str, tuple[str, str]] = {"P-256": ("secp256r1", "ES256"), "P-384": ("secp384r1", "ES384"),
+                                         "P-521": ("secp521r1", "ES512")}
 
 __all__ = [
     "DEFAULT_SYMBOLS",
     "MIN_LENGTH",
     "EC_CURVES",
+    "RSA_MIN_BITS",
     "base64_secret",
     "ec_private_key",
     "ed25519_private_key",
@@ -203,10 +207,10 @@ def ed25519_private_key() -> SecretValue:
 
 def rsa_private_key(bits: int = 3072) -> SecretValue:
     """A new RSA private key (public exponent 65537) as unencrypted PKCS#8 PEM."""
-    n = _int_param("rsa", "bits", bits, minimum=_RSA_MIN_BITS)
+    n = _int_param("rsa", "bits", bits, minimum=RSA_MIN_BITS)
     if n > _RSA_MAX_BITS or n % 256:
         raise UsageError(
-            f"generator rsa: bits must be a multiple of 256 between {_RSA_MIN_BITS} and {_RSA_MAX_BITS}"
+            f"generator rsa: bits must be a multiple of 256 between {RSA_MIN_BITS} and {_RSA_MAX_BITS}"
         )
     _crypto("rsa")
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -222,8 +226,8 @@ def ec_private_key(curve: str = "P-256") -> SecretValue:
     _crypto("ec")
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    named: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
-    return _private_pem("ec", ec.generate_private_key(named[curve]))
+    named: ec.EllipticCurve = getattr(ec, EC_CURVES[curve][0].upper())()  # ec.SECP256R1() …
+    return _private_pem("ec", ec.generate_private_key(named))
 
 
 def public_key_pem(private: SecretValue) -> str:

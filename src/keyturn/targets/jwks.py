@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from keyturn.generators import EC_CURVES, RSA_MIN_BITS
 from keyturn.targets.base import Entry, WriteReport
 from keyturn.targets.file import LocalFile
 
@@ -41,8 +42,8 @@ JWKS_DIR_MODE = 0o755
 _THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
 #: Members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037).
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-_EC_CURVES = {"secp256r1": ("P-256", "ES256"), "secp384r1": ("P-384", "ES384"), "secp521r1": ("P-521", "ES512")}
-_RSA_MIN_BITS = 2048
+#: cryptography's curve name → (JOSE name, JWS algorithm): the curves the ``ec`` generator makes
+_EC_CURVES = {name: (jose, alg) for jose, (name, alg) in EC_CURVES.items()}
 _OWN = "keyturn"
 
 __all__ = ["JWKS_FILE_MODE", "JwksTarget", "NotASigningKey", "public_jwk", "thumbprint"]
@@ -84,8 +85,8 @@ def public_jwk(pem: bytes) -> dict[str, str]:
         raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         alg, members = "EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": _b64u(raw)}
     elif isinstance(key, rsa.RSAPrivateKey):
-        if key.key_size < _RSA_MIN_BITS:
-            raise NotASigningKey(f"is a {key.key_size}-bit RSA key; publish {_RSA_MIN_BITS} bits or more")
+        if key.key_size < RSA_MIN_BITS:
+            raise NotASigningKey(f"is a {key.key_size}-bit RSA key; publish {RSA_MIN_BITS} bits or more")
         numbers = key.public_key().public_numbers()
         alg, members = "RS256", {"kty": "RSA", "n": _b64u(_uint(numbers.n)), "e": _b64u(_uint(numbers.e))}
     elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _EC_CURVES:
