@@ -326,3 +326,20 @@ def test_manifest_jwt_auth_without_role_is_a_manifest_error(actions_job: Path, a
     _manifest(actions_job, auth, "{method: jwt, audience: vault-test}")
     r = run_cli("rotate", "APP_TOKEN", "--dry-run", cwd=actions_job)
     assert r.code == 2 and "keyturn.yml:" in r.err and "role" in r.err, r.err
+
+
+def test_vault_s_own_error_text_is_masked_one_line_and_short() -> None:
+    """A refused login quotes Vault's words only after the credentials sent are masked (as
+    written or encoded) and control characters blanked (no second line for the runner)."""
+    import base64
+
+    from keyturn.stores.vault_auth import _vault_text
+    from keyturn.values import SecretValue
+
+    secret_id = "c0ffee00-1234-5678-9abc-def012345678"
+    text = (f"secret id {secret_id} (b64 {base64.b64encode(secret_id.encode()).decode()}) rejected\n"
+            f"::add-mask::x, on post http://127.0.0.1:8200/v1/auth/approle/login")
+    out = _vault_text(text, SecretValue(secret_id, mask=False))
+    assert out == "secret id *** (b64 ***) rejected ::add-mask::x", out
+    long = _vault_text("z" * 500 + f" {secret_id}", SecretValue(secret_id, mask=False))
+    assert len(long) <= 200 and long.endswith("z ***")

@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 RENEW_AT = 2 / 3
 
 
+def _vault_text(text: str, *values: SecretValue) -> str:
+    """Vault's own words for a refused login, as one line of ≤ 200 characters with the
+    credentials sent (and their encodings) masked and control characters blanked — a
+    server's text is not echoed as it came."""
+    from keyturn.redaction import excerpt, forms_of_all
+
+    return excerpt(text.split(", on ")[0], forms_of_all(values), limit=200)
+
+
 def _env_value(store: str, var: str, what: str, env: Mapping[str, str], auth_method: str) -> SecretValue:
     raw = env.get(var, "")
     if not raw:
@@ -121,7 +130,7 @@ class VaultLogin:
             elif "expired" in text or "(exp)" in text or "(nbf)" in text or "(iat)" in text:
                 why = "the OIDC token is expired or not yet valid — check the runner's clock"
             else:
-                why = text.split(", on ")[0][:200] + f" (role {auth.role!r}; check the jwt config at {where}/config)"
+                why = _vault_text(text, jwt) + f" (role {auth.role!r}; check the jwt config at {where}/config)"
             raise self._refused(f"jwt login refused: {why}") from None
         return int(resp["auth"].get("lease_duration") or 0)
 
@@ -142,6 +151,6 @@ class VaultLogin:
                 why = (f"invalid role id or secret id — check {auth.role_id_env} and {auth.secret_id_env} "
                        "(a secret id stops working after its secret_id_ttl or secret_id_num_uses)")
             else:
-                why = str(exc).split(", on ")[0][:200]
+                why = _vault_text(str(exc), role_id, secret_id)
             raise self._refused(f"approle login refused at {where}: {why}") from None
         return int(resp["auth"].get("lease_duration") or 0)
