@@ -18,6 +18,7 @@ from keyturn.scan.rulepack import (
     age_bech32,
     load_rules,
     parse_rules,
+    rule_finder,
 )
 
 RULES = load_rules()
@@ -96,6 +97,20 @@ def test_malformed_rule_files_are_named(doc: dict[str, object], message: str) ->
     with pytest.raises(RuleError, match="rules/x.toml") as err:
         parse_rules(doc, "rules/x.toml")
     assert message in str(err.value)
+
+
+def test_shipped_pack_compiles_on_first_use_and_still_names_a_bad_file() -> None:
+    """load_rules() does not compile the patterns (start-up cost); the default group and a
+    bad pattern's RuleError come when the rule first runs."""
+    ok = {"id": "x-key", "pattern": r"x_(\w+)", "keywords": ["x_"]}
+    lazy, eager = (parse_rules({"provider": "X", "rules": [ok]}, "rules/x.toml", compile_patterns=c)[0]
+                   for c in (False, True))
+    assert (lazy.group, eager.group) == (None, 1)
+    line = "token x_Q7vK2pLm9ZtR4wXy8NbC3dFh"
+    assert list(rule_finder(lazy)(line, line, 0)) == list(rule_finder(eager)(line, line, 0)) != []
+    bad = parse_rules({"provider": "X", "rules": [{**ok, "pattern": "("}]}, "rules/x.toml", compile_patterns=False)
+    with pytest.raises(RuleError, match="rules/x.toml: x-key: bad pattern"):
+        list(rule_finder(bad[0])("x_", "x_", 0))
 
 
 def test_prefilter_takes_each_rules_keywords() -> None:

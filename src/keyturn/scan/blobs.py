@@ -16,7 +16,6 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from keyturn.errors import UsageError
@@ -175,6 +174,8 @@ def scan_blobs(root: str, wanted: dict[str, str], opts: ScanOptions, spec: Engin
             _scan_item(engine, spec.fingerprint_key, (blob, wanted[blob], data), opts, total)
         return total
     chunks = _chunks(ids, sizes, wanted)
+    from concurrent.futures import ProcessPoolExecutor  # costs ~10 ms to import: only when used
+
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spec,)) as pool:
         for part in pool.map(_run_chunk, [root] * len(chunks), chunks, [opts] * len(chunks)):
             total.add(part)

@@ -10,6 +10,7 @@ stdlib, detect_secrets and keyturn.scan modules; never stores, targets or cloud 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -46,8 +47,14 @@ def _rank(detector: str, value: str) -> float:
 _TOKEN = re.compile(r"[^\s\"'`,;()<>{}\[\]|]{8,}")
 
 
+@functools.cache
+def _shipped_detectors() -> tuple[Detector, ...]:
+    """Built once per process: the engine, the reports, SARIF and baselines all list them."""
+    return (*BUILTIN, *rule_detectors(), GENERIC, *stock_detectors(), LIVE_DETECTOR)
+
+
 def all_detectors() -> list[Detector]:
-    return [*BUILTIN, *rule_detectors(), GENERIC, *stock_detectors(), LIVE_DETECTOR]
+    return list(_shipped_detectors())
 
 
 def check_custom(custom: CustomConfig, detectors: list[Detector] | None = None) -> None:

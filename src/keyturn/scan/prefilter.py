@@ -34,18 +34,24 @@ class Prefilter:
         self._owner: list[int] = []
         exprs: list[bytes] = []
         flags: list[int] = []
-        self._re: list[tuple[int, re.Pattern[bytes]]] = []
+        caseless_flags: list[bool] = []
         for det_idx, pats in enumerate(patterns):
             for pat, caseless in pats:
                 self._owner.append(det_idx)
                 exprs.append(pat.encode("ascii"))
-                self._re.append((det_idx, re.compile(pat.encode("ascii"), re.IGNORECASE if caseless else 0)))
+                caseless_flags.append(caseless)
                 flags.append(_hs.HS_FLAG_CASELESS if (_hs and caseless) else 0)
         self.engine = "re"
         self._db: Any = None
+        self._re: list[tuple[int, re.Pattern[bytes]]] = []
         if use_hyperscan and _hs is not None and exprs:
             self._db = _load_or_compile(exprs, flags)
             self.engine = "hyperscan"
+        else:  # the fallback's ~600 regexes are compiled only when it is the one that runs
+            self._re = [
+                (idx, re.compile(expr, re.IGNORECASE if caseless else 0))
+                for idx, expr, caseless in zip(self._owner, exprs, caseless_flags, strict=True)
+            ]
 
     def _ends(self, data: bytes) -> list[tuple[int, int]]:
         """(end offset, detector index) of every prefilter match."""

@@ -19,7 +19,10 @@ documented) and one or more ``[[rules]]``:
 ``confidence``          ``high`` | ``medium`` | ``low``; ``severity`` 0-10
 ``examples`` / ``negative_examples``  lines the rule must / must not report (the tests run them)
 
-Rule files are validated when loaded: an unknown key or a bad regex names the file.
+Rule files are validated when loaded: an unknown key or a bad regex names the file. The
+shipped pack (:func:`load_rules`) leaves its regexes to compile on first use: a scan of a
+small file runs a handful of them, and a bad one still raises a :class:`RuleError` naming
+the file (the tests run every rule's examples, so none ships).
 Imports the stdlib and keyturn.scan modules only; never stores, targets or SDKs.
 """
 
@@ -94,8 +97,12 @@ def _num(raw: dict[str, object], key: str, where: str) -> float | None:
     return float(value)
 
 
-def parse_rules(doc: dict[str, object], source: str) -> list[Rule]:
-    """Validate one provider file's parsed TOML and return its rules."""
+def parse_rules(doc: dict[str, object], source: str, *, compile_patterns: bool = True) -> list[Rule]:
+    """Validate one provider file's parsed TOML and return its rules.
+
+    ``compile_patterns=False`` skips compiling each ``pattern`` here: a bad one is then
+    reported when the rule first runs, and a rule without ``group`` keeps ``None`` (the
+    default, 1 if the pattern has groups else 0, is taken when it compiles)."""
     unknown = sorted(set(doc) - _FILE_KEYS)
     if unknown:
         raise RuleError(f"{source}: unknown key(s) {', '.join(unknown)}")
@@ -116,10 +123,12 @@ def parse_rules(doc: dict[str, object], source: str) -> list[Rule]:
             raise RuleError(f"{where}: id must be lowercase letters, digits and '-'")
         if not isinstance(pattern, str):
             raise RuleError(f"{where} ({rid}): pattern missing")
-        try:
-            groups = re.compile(pattern).groups
-        except re.error as exc:
-            raise RuleError(f"{where} ({rid}): bad pattern: {exc}") from None
+        groups: int | None = None
+        if compile_patterns:
+            try:
+                groups = re.compile(pattern).groups
+            except re.error as exc:
+                raise RuleError(f"{where} ({rid}): bad pattern: {exc}") from None
         checksum = raw.get("checksum")
         if checksum is not None and checksum not in CHECKSUMS:
             raise RuleError(f"{where} ({rid}): unknown checksum {checksum!r}")
@@ -140,7 +149,7 @@ def parse_rules(doc: dict[str, object], source: str) -> list[Rule]:
                 keywords=keywords,
                 source=source,
                 description=str(raw.get("description", "")),
-                group=int(group) if isinstance(group, int) else (1 if groups else 0),
+                group=int(group) if isinstance(group, int) else None if groups is None else (1 if groups else 0),
                 prefilter=prefilter,
                 prefix=str(raw["prefix"]) if "prefix" in raw else None,
                 entropy=_num(raw, "entropy", where),
@@ -168,7 +177,7 @@ def load_rules() -> tuple[Rule, ...]:
             doc = tomllib.loads(entry.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise RuleError(f"rules/{entry.name}: {exc}") from None
-        for rule in parse_rules(doc, f"rules/{entry.name}"):
+        for rule in parse_rules(doc, f"rules/{entry.name}", compile_patterns=False):
             if rule.id in seen:
                 raise RuleError(f"rules/{entry.name}: rule id {rule.id} already defined in {seen[rule.id]}")
             seen[rule.id] = rule.source
@@ -186,31 +195,26 @@ def _prefilter_patterns(rule: Rule) -> tuple[tuple[str, bool], ...]:
 
 def rule_finder(rule: Rule) -> Finder:
     """The precise check for one rule; the regex compiles on first use (most never run)."""
-    compiled: list[re.Pattern[str]] = []
-    strip: list[re.Pattern[str] | None] = []
+    # (pattern, prefix, context) regexes, compiled when the prefilter first sends a line:
+    # a small scan runs a handful of the rules, and compiling them all costs more than it does
+    compiled: list[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]] = []
     check = CHECKSUMS[rule.checksum] if rule.checksum else None
     keywords = tuple(k.lower() for k in rule.keywords)
-    group = rule.group or 0
-    # context words start a word: "ably" must not match "probably"
-    context = (
-        re.compile("(?i)(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in rule.context) + ")")
-        if rule.context
-        else None
-    )
 
     def find(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
         if not compiled:
-            compiled.append(re.compile(rule.pattern))
-            strip.append(re.compile(rule.prefix) if rule.prefix else None)
+            compiled.append(_compile(rule))
+        rx, strip, context = compiled[0]
+        group = rule.group if rule.group is not None else (1 if rx.groups else 0)
         if context is not None:
             window = text[max(0, offset - 160) : offset + len(line)]
             if not context.search(window):
                 return
-        for m in compiled[0].finditer(line):
+        for m in rx.finditer(line):
             value = m.group(group)
             if not value:
                 continue
-            body = _body(value, strip[0], keywords)
+            body = _body(value, strip, keywords)
             if filters.is_false_positive(value, body=body):
                 continue
             if rule.entropy is not None and filters.shannon_entropy(body) < rule.entropy:
@@ -224,6 +228,20 @@ def rule_finder(rule: Rule) -> Finder:
             yield m.start(group), m.end(group), value, 0
 
     return find
+
+
+def _compile(rule: Rule) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+    try:
+        rx = re.compile(rule.pattern)
+    except re.error as exc:
+        raise RuleError(f"{rule.source}: {rule.id}: bad pattern: {exc}") from None
+    # context words start a word: "ably" must not match "probably"
+    context = (
+        re.compile("(?i)(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in rule.context) + ")")
+        if rule.context
+        else None
+    )
+    return rx, re.compile(rule.prefix) if rule.prefix else None, context
 
 
 def _body(value: str, strip: re.Pattern[str] | None, keywords: tuple[str, ...]) -> str:
