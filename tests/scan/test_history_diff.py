@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from keyturn.scan.engine import Engine
 from tests.scan._support import Fakes, GitRepo, run_scan
 
 
@@ -146,3 +151,39 @@ def _json_against(repo: GitRepo, base: str) -> tuple[int, list[dict]]:  # type: 
     res = run_scan([str(repo.path), "--diff", base, "--format", "json"])
     assert res.code in (0, 1), res.err
     return res.code, json.loads(res.out)["findings"]
+
+
+def test_each_distinct_content_is_scanned_once(
+    git_repo: GitRepo, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean checkout's changed files are the commits' blobs: scanned once, not once as
+    working-tree files and again as blobs (the findings are the same either way)."""
+    scans: Counter[tuple[str, str]] = Counter()
+    scan_bytes = Engine.scan_bytes
+
+    def counted(self: Engine, path: str, data: bytes, *args: object, **kwargs: object) -> object:
+        if kwargs.get("_decode", True):  # not the engine's own re-scan of a decoded span
+            scans[(path, hashlib.sha1(data).hexdigest())] += 1
+        return scan_bytes(self, path, data, *args, **kwargs)  # type: ignore[arg-type]
+
+    _feature(git_repo)
+    git_repo.write("app.py", f'x = 1\nTOKEN = "{fakes.github()}"\n')
+    git_repo.commit("add")
+    git_repo.write("lib.py", "y = 2\n")
+    git_repo.commit("lib")
+    monkeypatch.setattr(Engine, "scan_bytes", counted)
+    res = run_scan([str(git_repo.path), "--diff", "main", "--format", "json"])
+    assert res.code == 1
+    doc = json.loads(res.out)
+    [f] = doc["findings"]
+    assert (f["path"], f["line"], "commit" not in f) == ("app.py", 2, True)
+    # app.py and lib.py as committed, and app.py at the merge base (what "introduced" compares with)
+    assert sorted(p for p, _ in scans) == ["app.py", "app.py", "lib.py"]
+    assert set(scans.values()) == {1}
+    assert doc["summary"]["files_scanned"] == 3
+
+    scans.clear()
+    git_repo.write("lib.py", f'y = 2\nS = "{fakes.stripe()}"\n')  # not committed: differs from every blob
+    res = run_scan([str(git_repo.path), "--diff", "main", "--format", "json"])
+    assert sorted(p for p, _ in scans) == ["app.py", "app.py", "lib.py", "lib.py"]  # lib.py: blob + working tree
+    assert sorted(f["path"] for f in json.loads(res.out)["findings"]) == ["app.py", "lib.py"]

@@ -4,7 +4,9 @@ Ties files, git modes, history, the runner, baselines, value-free fingerprints a
 live-secret link together and returns a :class:`~keyturn.scan.model.ScanResult` (a
 :class:`~keyturn.scan.history.HistoryResult` when commits were scanned). ``--diff BASE``
 scans the lines added since the merge base *and* every commit between the merge base
-and HEAD, so a secret added and removed inside a pull request is still reported. The CLI (:mod:`keyturn.scan.cli`)
+and HEAD, so a secret added and removed inside a pull request is still reported; a changed
+file whose bytes are one of the commits' blobs (the usual case: a clean checkout) is not
+scanned a second time, its added lines take that blob's findings. The CLI (:mod:`keyturn.scan.cli`)
 only parses arguments and prints. Imports the stdlib and keyturn.scan; the rotation
 package is reached only lazily through :mod:`keyturn.scan.live`. Never stores,
 targets or cloud SDKs.
@@ -12,6 +14,7 @@ targets or cloud SDKs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from keyturn.scan.engine import check_custom
 from keyturn.scan.gitleaks import custom_detectors, load_config
 from keyturn.scan.files import Target, is_vendored_dir, repo_prefix, walk
 from keyturn.scan.fingerprints import stamp_files
-from keyturn.scan.history import HistoryResult, origin_key, scan_history
+from keyturn.scan.history import HistoryResult, Scanned, origin_key, scan_history
 from keyturn.scan.live import LiveProvider, live_fingerprints
 from keyturn.scan.model import Finding, LiveMatch, ScanOptions, ScanResult, Summary, fingerprint_key
 from keyturn.scan.runner import EngineSpec, scan_targets
@@ -69,6 +72,34 @@ def _stamp(findings: list[Finding], targets: list[Target], opts: ScanOptions, ke
     return stamp_files(findings, read, key)
 
 
+def _git_blob_id(data: bytes, like: str) -> str:
+    """The id git gives a blob of ``data`` (SHA-1, or SHA-256 in a repository that uses it)."""
+    algo = hashlib.sha256 if len(like) == 64 else hashlib.sha1
+    return algo(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _reuse_scanned(
+    targets: list[Target], added: dict[str, set[int]], scanned: Scanned, opts: ScanOptions
+) -> tuple[list[Target], list[Finding]]:
+    """Split ``--diff`` targets into those still to scan and the findings (on added lines) of
+    those whose path and bytes a history blob already had: the engine gives the same path and
+    bytes the same findings, so scanning them again only costs time."""
+    if not scanned:
+        return targets, []
+    like = next(iter(scanned))
+    todo: list[Target] = []
+    reused: list[Finding] = []
+    for t in targets:
+        data = _read(t, opts.max_file_size)
+        hit = scanned.get(_git_blob_id(data, like)) if data is not None else None
+        if hit is None or hit[0] != t.relpath:
+            todo.append(t)
+            continue
+        lines = added.get(t.relpath, set())
+        reused.extend(f for f in hit[1] if f.line in lines)
+    return todo, reused
+
+
 def _merge_history(current: list[Finding], hist: HistoryResult) -> HistoryResult:
     """Working-tree findings plus the history findings that are not among them."""
     now = {(f.path, f.hashed_secret) for f in current}
@@ -93,6 +124,7 @@ def scan(req: ScanRequest) -> ScanResult:
     line_filter: dict[str, set[int]] | None = None
     targets: list[Target]
     hist: HistoryResult | None = None
+    scanned: Scanned = {}  # --diff: the commits' blobs, so changed files are not scanned twice
     if req.history is not None:
         hist = scan_history(req.path, req.history, opts, spec)
         findings = hist.findings
@@ -106,13 +138,17 @@ def scan(req: ScanRequest) -> ScanResult:
                 root = gitmodes.repo_root(req.path)
                 base = gitmodes.merge_base(root, req.diff_base)
                 targets, line_filter = gitmodes.diff_targets(req.path, req.diff_base, opts.excludes, base)
-                hist = scan_history(req.path, f"{base}..HEAD", opts, spec)
+                hist = scan_history(req.path, f"{base}..HEAD", opts, spec, scanned=scanned)
                 hist.rev_range = f"{req.diff_base}...HEAD"
             if opts.skip_vendored:
                 targets = [t for t in targets if not _vendored(t)]
         else:
             targets = list(walk(req.path, opts, repo_prefix(req.path)))
-        batch = scan_targets(targets, opts, spec, line_filter)
+        todo, reused = _reuse_scanned(targets, line_filter or {}, scanned, opts)
+        batch = scan_targets(todo, opts, spec, line_filter)
+        if reused:  # back in target order (each file's findings keep theirs)
+            order = {t.relpath: i for i, t in enumerate(targets)}
+            batch.findings = sorted(batch.findings + reused, key=lambda f: order[f.path])
         findings = _stamp(batch.findings, targets, opts, key)
         files, size, skipped = batch.files, batch.bytes, batch.skipped
         if hist is not None:

@@ -219,8 +219,18 @@ def introduced(
     return out, origins
 
 
-def scan_history(path: str, rev_range: str, opts: ScanOptions, spec: EngineSpec) -> HistoryResult:
-    """Scan every blob ``rev_range`` introduced, for the tree or subdirectory ``path``."""
+#: blob id -> (path it was scanned under, its findings): what a ``--diff`` scan may reuse.
+Scanned = dict[str, tuple[str, list[Finding]]]
+
+
+def scan_history(
+    path: str, rev_range: str, opts: ScanOptions, spec: EngineSpec, *, scanned: Scanned | None = None
+) -> HistoryResult:
+    """Scan every blob ``rev_range`` introduced, for the tree or subdirectory ``path``.
+
+    ``scanned``, if given, receives every blob put through the engine (skips included:
+    the same path and bytes get the same verdict), so ``--diff`` need not scan a
+    working-tree file again that is byte for byte one of them."""
     started = time.monotonic()
     root = gitmodes.repo_root(path)
     prefix = gitmodes.scan_prefix(root, path)
@@ -236,6 +246,8 @@ def scan_history(path: str, rev_range: str, opts: ScanOptions, spec: EngineSpec)
             for blob, old in ch.parents:
                 wanted.setdefault(blob, old)
     batch = scan_blobs(root, wanted, opts, spec)
+    if scanned is not None:
+        scanned.update((blob, (p, batch.found.get(blob, []))) for blob, p in wanted.items())
     findings, origins = introduced(commits, changes, batch.found)
     summary = Summary(
         files_scanned=batch.files,
