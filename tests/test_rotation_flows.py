@@ -336,3 +336,34 @@ def test_a_smoke_check_makes_distribution_durable_first(tmp_path: Path, run_cli,
     assert r.code == 0, r.err
     assert _stages(writes) == ["begun", "verified", "promoted", "distributed", None], _stages(writes)
     assert all(row["status"] == "confirmed" for row in writes[3]["op"]["ledger"].values())
+
+
+def test_the_lease_outlasts_a_stage_of_long_checks(tmp_path: Path, run_cli, vault_env, unique,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lease is renewed only when the journal is written; smoke checks that may take
+    40 minutes (timeouts) get a lease of 40 + 5 min from the write before them, so another
+    run cannot take a rotation over while its checks are still waiting."""
+    from datetime import datetime, timedelta
+
+    smoke = """    smoke:
+      - command: ["sh", "-c", "true"]
+        timeout: 25m
+      - command: ["sh", "-c", "true"]
+        timeout: 15m
+"""
+    (tmp_path / "keyturn.yml").write_text(_manifest(f"flows/{unique}", smoke=smoke))
+    monkeypatch.setenv("KEYTURN_AUDIT_KEY_V1", "f" * 32)
+    writes = _count_journal_writes(monkeypatch)
+    r = run_cli("rotate", "APP_TOKEN", cwd=tmp_path)
+    assert r.code == 0, r.err
+    before_smoke = next(w["op"] for w in writes if w["op"] and w["op"]["stage"] == "distributed")
+    lease = (datetime.fromisoformat(before_smoke["lock_expires"].replace("Z", "+00:00"))
+             - datetime.fromisoformat(before_smoke["lock_since"].replace("Z", "+00:00")))
+    assert lease >= timedelta(minutes=45), lease
+    # without long checks the default lease stays 15 min
+    writes.clear()
+    (tmp_path / "keyturn.yml").write_text(_manifest(f"flows/{unique}-short"))
+    assert run_cli("rotate", "APP_TOKEN", cwd=tmp_path).code == 0
+    first = writes[0]["op"]
+    assert (datetime.fromisoformat(first["lock_expires"].replace("Z", "+00:00"))
+            - datetime.fromisoformat(first["lock_since"].replace("Z", "+00:00"))) <= timedelta(minutes=15)

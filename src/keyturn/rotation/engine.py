@@ -64,6 +64,8 @@ MODES = ("scheduled", "emergency")
 #: a kill loses at most this many unrecorded target results (or ⅛ of the targets, if
 #: more), which the re-run writes again
 LEDGER_BATCH = 4
+#: added to a stage's check timeouts for the lease (the rest of the stage, a slow store)
+LEASE_MARGIN = timedelta(minutes=5)
 
 __all__ = ["MODES", "Outcome", "Rotation", "new_rotation_id"]
 
@@ -95,6 +97,11 @@ class LedgerBatches:
         return False
 
 
+def _checks_seconds(checks: list[Check]) -> float:
+    """How long ``checks`` may take one after the other (each check's own ``timeout``)."""
+    return sum(float(getattr(check, "timeout", 0) or 0) for check in checks)
+
+
 def check_rows(results: list[CheckResult], stage: str) -> list[dict[str, Any]]:
     """What the journal and evidence keep of a check: its label and pass/fail, never output."""
     return [{"check": r.label, "ok": r.ok, "detail": "passed" if r.ok else "failed", "stage": stage}
@@ -118,6 +125,11 @@ class Rotation(SecretOp):
         # Everything the manifest says is built (and so validated) before the first write.
         self.verify_checks: list[Check] = rt.checks(list(self.config.validate_))
         self.smoke_checks: list[Check] = rt.checks(list(self.config.smoke))
+        # The lease is renewed only when the journal is written: it must outlast the longest
+        # stretch without a write, a stage's checks run back to back (a github-workflow smoke
+        # check waits up to 15 min by default).
+        longest = max(_checks_seconds(self.verify_checks), _checks_seconds(self.smoke_checks))
+        self.journal.ttl = max(self.journal.ttl, timedelta(seconds=longest) + LEASE_MARGIN)
         self.params = generator_params(self.config.generator)
         self.supplied = value
         issuer = self.issuer
