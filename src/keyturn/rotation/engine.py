@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import timedelta
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from keyturn._internal import faults
@@ -77,13 +77,16 @@ def new_rotation_id() -> RotationId:
 
 class LedgerBatches:
     """When a distribute loop writes its ledger: after every ``max(LEDGER_BATCH, ⌈n/8⌉)``
-    of its ``n`` results, never after the last (the write that ends the stage carries
-    it). The journal's bytes grow linearly with n, and a kill loses at most one batch of
-    records, whose targets the re-run writes again (target writes are idempotent)."""
+    of its ``n`` results — or sooner when a third of the lease passed since the last
+    write (``aging``: slow writes must not let it expire) — never after the last (the
+    write that ends the stage carries it). The journal's bytes grow linearly with n, and
+    a kill loses at most one batch of records, whose targets the re-run writes again
+    (target writes are idempotent)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, aging: Callable[[], bool] = lambda: False) -> None:
         self.total = total
         self.every = max(LEDGER_BATCH, -(-total // 8))
+        self.aging = aging
         self.seen = 0
         self.unsaved = 0
 
@@ -91,7 +94,7 @@ class LedgerBatches:
         """Count one result; True when the ledger is to be written now."""
         self.seen += 1
         self.unsaved += 1
-        if self.unsaved >= self.every and self.seen < self.total:
+        if (self.unsaved >= self.every or self.aging()) and self.seen < self.total:
             self.unsaved = 0
             return True
         return False
@@ -458,7 +461,7 @@ class Rotation(SecretOp):
         ledger = dict(op.ledger)
         failures: list[tuple[str, str]] = []
         planned = self.write_jobs(op, self.targets, current, previous, op.ledger, ledger)
-        batches = LedgerBatches(len(planned))
+        batches = LedgerBatches(len(planned), self.journal.lease_aging)
         for result, (_, key, bound, i) in zip(write_ordered([p[0] for p in planned]), planned, strict=True):
             row = ledger[key]
             self.record_result(row, bound, result, failures)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -113,6 +114,7 @@ class Journal:
         self.held = False
         self.resumed = False
         self._just_loaded = False  # self.doc is what load() read, and nothing was written since
+        self._written = time.monotonic()  # the last write (renews the lease)
 
     # -- reading -------------------------------------------------------------------
     def load(self) -> JournalDoc:
@@ -155,6 +157,12 @@ class Journal:
         self.token = self.slot.save(doc.to_json(), self.token)
         self.doc = doc
         self._just_loaded = False
+        self._written = time.monotonic()
+
+    def lease_aging(self) -> bool:
+        """A third of the lease has passed since the last write: write soon (a long run of
+        slow target writes — retries, an outage — must not let the lease expire)."""
+        return time.monotonic() - self._written >= self.ttl.total_seconds() / 3
 
     def checkpoint(self, op: OpRecord, **doc_changes: object) -> OpRecord:
         """Write the journal: the operation (stamped with our lease) and any document

@@ -262,7 +262,7 @@ class _ShardRun(Rotation):
         keys = [target_key(b) for b in mine]
         planned = self.write_jobs(op, mine, current, previous, op.ledger, self.rows)
         failures: list[tuple[str, str]] = []
-        batches = LedgerBatches(len(planned))
+        batches = LedgerBatches(len(planned), self.journal.lease_aging)
         for n, (result, (_, key, bound, _i)) in enumerate(
                 zip(write_ordered([p[0] for p in planned]), planned, strict=True), 1):
             row = self.rows[key]
