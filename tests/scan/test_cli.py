@@ -280,3 +280,29 @@ def test_rotate_hint_is_shell_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
     assert not (work / "PWNED").exists() and done.stdout.splitlines()[-1] == argv[-1]
     assert value not in res.out + res.err
+
+
+def test_output_to_a_fifo_or_device_is_written_in_place_never_replaced(tmp_path: Path) -> None:
+    """`--output /dev/null` as root renamed a temp file over /dev/null itself: a device or
+    a FIFO is written in place (a FIFO stands in for /dev/null here), and the atomic writer
+    refuses to replace one."""
+    import stat
+    import threading
+
+    from keyturn._internal.atomic import AtomicWriteError, special_file, write_atomic
+
+    assert special_file("/dev/null") and not special_file(tmp_path) and not special_file(tmp_path / "none")
+    (tmp_path / "a.txt").write_text("hello\n")
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    res = run_scan([str(tmp_path / "a.txt"), "--format", "json", "--output", str(fifo)])
+    reader.join(10)
+    assert res.code == 0, res.err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode), "the FIFO must still be a FIFO"
+    assert b'"findings": []' in got[0]
+    with pytest.raises(AtomicWriteError):
+        write_atomic(fifo, "x")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -88,11 +88,24 @@ def ensure_dir(
             raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of a directory", str(component))
 
 
+def special_file(path: str | os.PathLike[str]) -> bool:
+    """An existing path that is neither a regular file nor a directory: a device such as
+    ``/dev/null`` or ``/dev/stdout``, a FIFO, a socket. Never renamed over: as root that
+    would replace ``/dev/null`` itself with a file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o644,
                  *, dir_mode: int = DIR_MODE, root: str | os.PathLike[str] | None = None) -> None:
     target = Path(path)
     parent = target.parent
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if special_file(target):
+        raise AtomicWriteError("replace", target, OSError(errno.EINVAL, "not a regular file (a device or a FIFO)"))
     try:
         ensure_dir(parent, dir_mode, root=root)
     except OSError as exc:

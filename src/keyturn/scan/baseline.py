@@ -111,6 +111,10 @@ def build(findings: list[Finding], previous: dict[str, Any] | None = None) -> di
 
 
 def write(path: str, data: dict[str, Any]) -> None:
+    from keyturn._internal.atomic import special_file
+
+    if special_file(path):
+        raise UsageError(f"--baseline {path}: not a regular file (a device or a FIFO) — name a file to update")
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keyturn-baseline-", suffix=".tmp")
     try:
