@@ -118,6 +118,33 @@ def test_fails_format_checksum() -> None:
     assert not fails_format_checksum(f.s(40))
 
 
+def test_fails_format_checksum_is_the_one_decision_for_every_checksummed_format() -> None:
+    """Every checksummed format (age identities too, checked by a rule file) is judged by
+    fails_format_checksum; a rule's declared ``checksum`` goes through it as well."""
+    from keyturn.scan.checksums import _FORMATS
+
+    assert {name for name, _, _ in _FORMATS} <= set(CHECKSUMS)
+    age = "AGE-SECRET-KEY-1RC4KLS5NUR0QWGVV4QT3QJM8H84KN230344K5UL0XZNUWZS8ZEXKHJ0GLY"  # a rule example
+    assert not fails_format_checksum(age)
+    assert fails_format_checksum(age[:-1] + "Q")
+    assert not fails_format_checksum(age[:-1])  # not the format: not judged by it
+    body = Fakes(11).github()[4:]
+    assert not fails_format_checksum("xyz_" + body, checksum="crc32-base62", body=body)
+    assert fails_format_checksum("xyz_" + _broken(body), checksum="crc32-base62", body=_broken(body))
+    assert fails_format_checksum(age[:-1] + "Q", checksum="age-bech32", body=age[16:-1] + "Q")
+
+
+def test_rule_pack_rules_apply_the_format_checksum_too(engine: Engine) -> None:
+    """A rule without a checksum of its own whose regex also takes a ghp_/npm_ value
+    (cloudflare-api-token: 40 characters next to the word cloudflare) drops one whose
+    checksum fails, as every other detector does (it reported it before)."""
+    f = Fakes(5)
+    for good in (f.github(), f.npm()):
+        for template in ('CLOUDFLARE_API_TOKEN="{}"\n', "cloudflare token: {}\n"):
+            assert engine.scan_text("a.txt", template.format(good)) != []
+            assert engine.scan_text("a.txt", template.format(_broken(good))) == []
+
+
 @pytest.mark.parametrize("prefix", CLASSIC)
 def test_engine_reports_only_checksum_valid_github_tokens(engine: Engine, prefix: str) -> None:
     good = Fakes(17).github(prefix)

@@ -268,3 +268,42 @@ def test_a_chatty_git_log_does_not_block(
     with ThreadPoolExecutor(1) as pool:
         commits, changes = pool.submit(read_log, str(git_repo.path), "HEAD").result(timeout=300)
     assert [c.sha for c in commits] == [added] and len(changes) == 1
+
+
+#: (path, scanned?) with the exclude globs and .keyturnignore of the test below: the one
+#: path rule (keyturn.scan.files.path_excluded / skip_dir) every scan mode applies
+_TRICKY = (
+    ("app.py", True),
+    ("docs/guide.py", False),  # .keyturnignore: docs/ (a directory and everything in it)
+    ("src/docs", True),  # a file named docs: docs/ names directories only
+    ("build/out/deep/x.py", False),  # --exclude build/out/* (anchored at the scan root)
+    ("lib/build/out/y.py", True),  # ... so not deeper down
+    ("conf/prod.env", False),  # --exclude *.env matches any path component
+    ("cfg.env/inner.py", False),  # ... a directory's name too
+    ("node_modules/p/i.js", False),  # vendored
+    ("notnode_modules/a.py", True),
+    ("src/vendor/a.py", True),  # vendor/ without Go/Composer/Bundler files next to it
+    ("Gemfile.lock", False),  # lock file
+    ("web/app.min.js", False),  # minified by name
+)
+
+
+def test_one_path_rule_for_tree_history_and_staged_scans(git_repo: GitRepo, fakes: Fakes) -> None:
+    git_repo.write(".keyturnignore", "docs/\n")
+    for rel, _ in _TRICKY:
+        git_repo.write(rel, f'T = "{fakes.github()}"\n')
+    git_repo.write(".tox/py/conf.py", f'T = "{fakes.github()}"\n')  # committed by mistake
+    git_repo.git("add", "-A")
+    expected = sorted(rel for rel, scanned in _TRICKY if scanned)
+    argv = [str(git_repo.path), "--exclude", "build/out/*", "--exclude", "*.env", "--format", "json"]
+
+    def paths(*mode: str) -> list[str]:
+        res = run_scan([*argv, *mode])
+        assert res.code == 1, res.err
+        return sorted({f["path"] for f in json.loads(res.out)["findings"]})
+
+    # --staged applies the same globs; it does not skip tracked files in .tox/, __pycache__/…
+    assert paths("--staged") == sorted([*expected, ".tox/py/conf.py"])
+    git_repo.git("commit", "-q", "-m", "tricky paths")
+    assert paths() == expected
+    assert paths("--history") == expected

@@ -5,8 +5,9 @@ from a string of the right shape without asking the provider: a CRC32 in the las
 characters (GitHub, npm), a Bech32 checksum (age), or a binary structure that must parse
 (PyPI's macaroons). Each function takes the token's *body* — what follows the fixed prefix
 (``ghp_``, ``npm_``, ``pypi-``, ``AGE-SECRET-KEY-1``) — and returns whether it satisfies
-the format. :data:`CHECKSUMS` names them for rule files (``checksum = "github-crc32"``) and
-for keyturn's own detectors. A failed check drops the candidate: a token whose checksum
+the format. :data:`CHECKSUMS` names them for rule files (``checksum = "github-crc32"``).
+:func:`fails_format_checksum` is the one place that decides a candidate fails its format's
+checksum, for every detector; a failed check drops the candidate: a token whose checksum
 does not hold was never issued by the provider.
 
 Imports only the stdlib; never stores, targets or SDKs.
@@ -154,23 +155,6 @@ def pypi_macaroon(body: str) -> bool:
     return kind == 6 and size == 32 and i + size == len(raw)
 
 
-_CHECKSUMMED = re.compile(r"(gh[pousr]_|npm_)([A-Za-z0-9]{36})|(pypi-)(Ag[A-Za-z0-9_\-]{60,})")
-
-
-def fails_format_checksum(value: str) -> bool:
-    """``value`` is, whole, a token in a checksummed format whose checksum does not hold.
-
-    Such a string was never issued (a made-up ``ghp_…`` in a test, a truncated or edited
-    token), so the name-based generic detector does not report it either.
-    """
-    m = _CHECKSUMMED.fullmatch(value)
-    if m is None:
-        return False
-    if m.group(1):
-        return not (github_crc32 if m.group(1) != "npm_" else npm_crc32)(m.group(2))
-    return not pypi_macaroon(m.group(4))
-
-
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
@@ -206,3 +190,34 @@ CHECKSUMS: dict[str, Callable[[str], bool]] = {
     "pypi-macaroon": pypi_macaroon,
     "age-bech32": age_bech32,
 }
+
+
+#: The token formats that carry a checksum: (the check's name in :data:`CHECKSUMS`, the
+#: fixed prefix, the body the check reads). Adding a checksummed format here is all it takes
+#: for every detector to drop a candidate that fails it.
+_FORMATS: tuple[tuple[str, str, str], ...] = (
+    ("github-crc32", "gh[pousr]_", "[A-Za-z0-9]{36}"),
+    ("npm-crc32", "npm_", "[A-Za-z0-9]{36}"),
+    ("pypi-macaroon", "pypi-", r"Ag[A-Za-z0-9_\-]{60,}"),
+    ("age-bech32", "AGE-SECRET-KEY-1", "[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+)
+#: all of them in one regex, the body of format ``i`` in group ``f<i>``: one match per candidate
+_CHECKSUMMED = re.compile("|".join(f"{prefix}(?P<f{i}>{body})" for i, (_, prefix, body) in enumerate(_FORMATS)))
+
+
+def fails_format_checksum(value: str, *, checksum: str | None = None, body: str | None = None) -> bool:
+    """``value`` is a token whose format's checksum does not hold: it was never issued.
+
+    The one place that decides it, for every detector. Without ``checksum``, ``value`` is
+    judged only if it is, whole, a token in one of the checksummed formats (a made-up
+    ``ghp_…`` in a test, a truncated or edited token); any other value does not fail.
+    With ``checksum`` (a rule file's ``checksum = "…"``, a name in :data:`CHECKSUMS`),
+    ``body`` — the value without its fixed prefix, ``value`` if not given — must pass that
+    check.
+    """
+    if checksum is not None:
+        return not CHECKSUMS[checksum](value if body is None else body)
+    m = _CHECKSUMMED.fullmatch(value)
+    if m is None or m.lastgroup is None:
+        return False
+    return not CHECKSUMS[_FORMATS[int(m.lastgroup[1:])][0]](m.group(m.lastgroup))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from keyturn.scan import filters
-from keyturn.scan.checksums import github_crc32, pypi_macaroon
+from keyturn.scan.checksums import fails_format_checksum
 from keyturn.scan.finders import (
     Finder,
     Hit,
@@ -85,16 +85,11 @@ def _regex_finder(
 _B64 = "A-Za-z0-9+/"
 
 
-def _github_checksum(value: str, line: str) -> bool:
-    """Classic 40-character tokens (``ghp_`` + 36) carry a CRC32: see :func:`github_crc32`.
-    ``github_pat_`` and longer classic-looking bodies have no documented checksum."""
-    if value.startswith("github_pat_") or len(value) != 40:
-        return True
-    return github_crc32(value[4:])
-
-
-def _pypi_checksum(value: str, line: str) -> bool:
-    return pypi_macaroon(value[len("pypi-") :])
+def _checksum_holds(value: str, line: str) -> bool:
+    """Classic 40-character GitHub tokens (``ghp_`` + 36) carry a CRC32, PyPI tokens are
+    macaroons: :func:`keyturn.scan.checksums.fails_format_checksum`. ``github_pat_`` and
+    longer classic-looking bodies have no documented checksum."""
+    return not fails_format_checksum(value)
 
 
 BUILTIN: tuple[Detector, ...] = (
@@ -106,7 +101,7 @@ BUILTIN: tuple[Detector, ...] = (
         _regex_finder(
             r"(?<![A-Za-z0-9_])((?:gh[pousr]_[A-Za-z0-9]{36,251})|(?:github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59,}))(?![A-Za-z0-9])",
             prefix=r"gh[pousr]_|github_pat_",
-            validate=_github_checksum,
+            validate=_checksum_holds,
         ),
         9.0,
         ds_types=("GitHub Token",),
@@ -242,7 +237,7 @@ BUILTIN: tuple[Detector, ...] = (
         _regex_finder(
             r"(?<![A-Za-z0-9_-])(pypi-Ag[A-Za-z0-9_\-]{60,})",
             prefix="pypi-Ag[A-Za-z0-9]{15}",
-            validate=_pypi_checksum,
+            validate=_checksum_holds,
         ),
         8.5,
         ds_types=("PyPI Token",),

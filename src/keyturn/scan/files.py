@@ -180,6 +180,29 @@ def is_vendored_dir(abs_dir: str) -> bool:
     )
 
 
+def skip_dir(name: str, opts: ScanOptions, abs_dir: str | None = None) -> bool:
+    """A directory no scan enters: VCS and tool caches (``.git``, ``__pycache__``…) and, unless
+    ``--include-vendored``, dependency directories. With ``abs_dir`` (the tree walk) ``vendor/``
+    counts when the files next to it say so (:func:`is_vendored_dir`); without (a path from
+    git history, nothing on disk to look at), only the names in :data:`VENDORED_DIRS` do."""
+    if name in ALWAYS_SKIP_DIRS:
+        return True
+    if not opts.skip_vendored:
+        return False
+    return is_vendored_dir(abs_dir) if abs_dir is not None else name in VENDORED_DIRS
+
+
+def path_excluded(rel: str, excl: Excluder, opts: ScanOptions | None = None) -> bool:
+    """The tree walk's path rules for a file path given whole (``--diff``, ``--staged``,
+    ``--history``), ``rel`` relative to the scan root: an exclude glob or ``.keyturnignore``
+    line matches the file or a directory above it (the walk never enters such a directory);
+    with ``opts``, a directory above it is one :func:`skip_dir` refuses (by name)."""
+    dirs = rel.split("/")[:-1]
+    if opts is not None and any(skip_dir(d, opts) for d in dirs):
+        return True
+    return excl.excluded(rel) or any(excl.excluded("/".join(dirs[:i]), True) for i in range(1, len(dirs) + 1))
+
+
 def skip_reason(rel: str, size: int, opts: ScanOptions) -> str | None:
     """Why a file is skipped before reading it (None = read it)."""
     base = rel.rsplit("/", 1)[-1]
@@ -263,7 +286,7 @@ def walk(root: str, opts: ScanOptions, prefix: str = "") -> Iterator[Target]:
                 if entry.is_symlink():
                     continue
                 if entry.is_dir():
-                    if entry.name in ALWAYS_SKIP_DIRS or (opts.skip_vendored and is_vendored_dir(entry.path)):
+                    if skip_dir(entry.name, opts, entry.path):
                         continue
                     if not excl.excluded(rel, is_dir=True):
                         stack.append(rel)

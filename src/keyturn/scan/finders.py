@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from keyturn.scan import filters
-from keyturn.scan.checksums import fails_format_checksum, npm_crc32
+from keyturn.scan.checksums import fails_format_checksum
 
 #: (start, end, value) of a secret inside a line, plus how many lines it spans after it.
 Hit = tuple[int, int, str, int]
@@ -166,7 +166,6 @@ def find_npm(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]
         value = m.group(g)
         if filters.is_false_positive(value, body=value[4:] if g == 1 else value):
             continue
-        broken = not npm_crc32(value[4:]) if g == 1 else fails_format_checksum(value)
-        if broken:
+        if fails_format_checksum(value):
             continue  # npm_ (and ghp_…) tokens end in a CRC32 of the rest: a failed one was never issued
         yield m.start(g), m.end(g), value, 0

@@ -16,7 +16,7 @@ import re
 import subprocess
 
 from keyturn.errors import UsageError
-from keyturn.scan.files import Excluder, Target
+from keyturn.scan.files import Excluder, Target, path_excluded
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
@@ -188,12 +188,9 @@ def _select(
         abspath = os.path.join(root, repo_rel)
         if only is not None and os.path.realpath(abspath) != only:
             continue
-        if (
-            rel is None
-            or excl.excluded(rel)
-            or any(excl.excluded("/".join(rel.split("/")[:i]), True) for i in range(1, rel.count("/") + 1))
-        ):
-            continue
+        if rel is None or path_excluded(rel, excl):
+            continue  # no skip_dir here (as before): api drops vendored directories by looking at
+            # the files on disk, and tracked files under .tox/, __pycache__/… are scanned
         data = git(root, "show", f":0:{repo_rel}") if staged else None  # stage 0: a path "0:x" stays a path
         if data is None and not os.path.isfile(abspath):
             continue

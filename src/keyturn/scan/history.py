@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from keyturn.errors import UsageError
 from keyturn.scan import gitmodes
 from keyturn.scan.blobs import scan_blobs
-from keyturn.scan.files import ALWAYS_SKIP_DIRS, VENDORED_DIRS, Excluder, skip_reason
+from keyturn.scan.files import Excluder, path_excluded, skip_reason
 from keyturn.scan.model import Finding, ScanOptions, ScanResult, Summary
 from keyturn.scan.runner import EngineSpec
 
@@ -179,17 +179,7 @@ class PathFilter:
 
     def _keep(self, path: str) -> bool:
         rel = path[len(self.prefix) + 1 :] if self.prefix and path.startswith(self.prefix + "/") else path
-        parts = rel.split("/")
-        dirs = parts[:-1]
-        if any(d in ALWAYS_SKIP_DIRS for d in dirs):
-            return False
-        if self.opts.skip_vendored and any(d in VENDORED_DIRS for d in dirs):
-            return False
-        if self.excl.excluded(rel) or any(
-            self.excl.excluded("/".join(dirs[:i]), True) for i in range(1, len(dirs) + 1)
-        ):
-            return False
-        return skip_reason(path, 0, self.opts) is None
+        return not path_excluded(rel, self.excl, self.opts) and skip_reason(path, 0, self.opts) is None
 
 
 def introduced(

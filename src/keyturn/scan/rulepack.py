@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from keyturn.scan import filters
-from keyturn.scan.checksums import CHECKSUMS, age_bech32, crc32_base62, pypi_macaroon
+from keyturn.scan.checksums import CHECKSUMS, age_bech32, crc32_base62, fails_format_checksum, pypi_macaroon
 from keyturn.scan.detectors import Detector, Finder, Hit
 
 __all__ = [
@@ -198,7 +198,6 @@ def rule_finder(rule: Rule) -> Finder:
     # (pattern, prefix, context) regexes, compiled when the prefilter first sends a line:
     # a small scan runs a handful of the rules, and compiling them all costs more than it does
     compiled: list[tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]] = []
-    check = CHECKSUMS[rule.checksum] if rule.checksum else None
     keywords = tuple(k.lower() for k in rule.keywords)
 
     def find(line: str, text: str, offset: int, path: str = "") -> Iterator[Hit]:
@@ -219,7 +218,7 @@ def rule_finder(rule: Rule) -> Finder:
                 continue
             if rule.entropy is not None and filters.shannon_entropy(body) < rule.entropy:
                 continue
-            if check is not None and not check(body):
+            if fails_format_checksum(value, checksum=rule.checksum, body=body):
                 continue
             if rule.context and not (filters.is_uuid(body) or filters.looks_random(body)):
                 continue  # a prefix-less format: only random-looking values next to the context word
