@@ -579,9 +579,9 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     if args.manifest_command == "schema":
         text = manifest.schema_json()
         if args.output:
-            from keyturn._internal.atomic import write_atomic
+            from keyturn._internal.atomic import write_output
 
-            write_atomic(args.output, text)
+            write_output(args.output, text)
         else:
             sys.stdout.write(text)
         return 0

@@ -138,3 +138,13 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def write_output(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
+    """A command's ``--output``: atomically to a file, or in place to a device or FIFO
+    (``/dev/null``, ``/dev/stdout``), which is never replaced."""
+    if special_file(path):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
+    write_atomic(path, text, mode)

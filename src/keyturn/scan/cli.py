@@ -16,7 +16,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from keyturn._internal.atomic import special_file, write_atomic
+from keyturn._internal.atomic import write_output
 from keyturn.errors import ExitCode, UsageError
 from keyturn.scan.model import DEFAULT_MAX_FILE_SIZE, FORMATS, ScanOptions
 
@@ -140,11 +140,7 @@ def _write_atomic(path: str, text: str) -> None:
         raise UsageError(f"--output {path}: is a directory — name a file")
     if not os.path.isdir(directory):
         raise UsageError(f"--output {path}: directory {directory} does not exist")
-    if special_file(path):  # /dev/null, /dev/stdout, a FIFO: written in place, never replaced
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        return
-    write_atomic(path, text, 0o644)
+    write_output(path, text, 0o644)  # /dev/null, /dev/stdout, a FIFO: written in place, never replaced
 
 
 def _request(args: argparse.Namespace) -> ScanRequest:
