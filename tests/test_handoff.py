@@ -161,3 +161,16 @@ def test_a_killed_manual_rotation_resumes_with_the_same_value_piped_again(tmp_pa
         assert ws.reader() == key
         assert ws.journal().get("awaiting") == [], "a resumed hand-off asks for no extra revocation"
         key = _key()
+
+
+def test_a_supplied_value_a_target_cannot_hold_is_refused_before_anything_is_written(tmp_path: Path,
+                                                                                    openbao: Any) -> None:
+    """A value a person pipes in is checked against every target before the lease, the
+    pending entry or the store is touched (it was refused only after both were written)."""
+    ws = _ws(tmp_path, openbao)
+    value = "${" + secrets.token_hex(31)  # 64 characters; this target's docker style cannot hold ${
+    r = _feed(ws, value, "rotate", ws.name, "--value-from-stdin")
+    assert r.returncode == 4, r.stderr  # what the target says of a value it cannot hold
+    (line,) = r.stderr.strip().splitlines()
+    assert "file:deploy/app.env: entry INV_SECRET: the value needs quoting" in line and value not in line, line
+    assert ws.metadata() == {} and ws.journal() == {} and not ws.pending_exists()

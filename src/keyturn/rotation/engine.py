@@ -160,6 +160,12 @@ class Rotation(SecretOp):
         self.rt.load_target_cache(doc.cache)
         for bound in self.targets:
             bound.target.check_access()
+        if self.supplied is not None and (self.issuer is None or not self.issuer.fields):
+            # A value a person supplied is known now: every target must be able to hold it
+            # before the lease, the pending entry or the store is touched.
+            generation = max([doc.current.generation if doc.current else 0]
+                             + [v.generation for v in doc.versions]) + 1
+            self.preflight_targets(self.targets, self.supplied, generation)
         if self.issuer is not None:
             self.issuer.preflight(doc.current.credential if doc.current else "")
 
