@@ -27,12 +27,6 @@ from typing import Any
 from keyturn.errors import StoreUnavailable, UsageError
 from keyturn.values import SecretValue
 
-def github_oidc_token(label: str, environ: Mapping[str, str], audience: str, timeout: float = 30) -> SecretValue:
-    """The job's GitHub OIDC token for ``audience`` (the shared fetcher and its error mapping)."""
-    from keyturn._internal.oidc import token_for
-
-    return token_for(label, audience, environ, timeout=timeout)
-
 
 def _endpoint(environ: Mapping[str, str], service_env: str) -> str | None:
     return environ.get(service_env) or environ.get("AWS_ENDPOINT_URL") or None
@@ -127,9 +121,11 @@ def make_session(label: str, auth: Any, environ: Mapping[str, str], region: str 
         role = auth.role_arn or environ.get("AWS_ROLE_ARN")
         if not role:
             raise UsageError(f"{label}: auth.method github-oidc needs auth.role_arn (or AWS_ROLE_ARN)")
+        from keyturn._internal.oidc import token_for
+
         audience = auth.audience
         return assume_web_identity(label, environ, need_region(), role,
-                                   lambda: github_oidc_token(label, environ, audience),
+                                   lambda: token_for(label, audience, environ, timeout=30),
                                    session_name(environ, auth.session_name),
                                    int(auth.duration.total_seconds()), "ACTIONS_ID_TOKEN_REQUEST_URL")
     key_id = environ.get("AWS_ACCESS_KEY_ID")

@@ -25,6 +25,7 @@ from keyturn.errors import UsageError
 
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
 
+
 class AzureDefaultAuth(ConfigModel):
     method: Literal["default"] = "default"
     managed_identity: bool = Field(default=True, description="Include managed identity in the chain")
@@ -42,14 +43,6 @@ class AzureGithubOidcAuth(ConfigModel):
 AzureAuth = Annotated[Union[AzureDefaultAuth, AzureGithubOidcAuth], Field(discriminator="method")]
 
 
-def github_oidc_token(env: Mapping[str, str], audience: str, label: str, timeout: float = 30.0) -> str:
-    """The job's GitHub Actions OIDC token for ``audience`` (the shared fetcher and its
-    error mapping), as the string azure-identity takes as the client assertion."""
-    from keyturn._internal.oidc import token_for
-
-    return token_for(label, audience, env, timeout=timeout).reveal()
-
-
 def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, env: Mapping[str, str],
                      verify: bool | str) -> Any:
     """The azure-identity credential the manifest asks for (imports azure-identity)."""
@@ -64,14 +57,14 @@ def build_credential(label: str, auth: AzureDefaultAuth | AzureGithubOidcAuth, e
         if missing:
             raise UsageError(f"{label}: auth method github-oidc needs {' and '.join(missing)} (the app registration "
                              "with a federated credential for this repository, and its tenant)")
-        from keyturn._internal.oidc import require_token
+        from keyturn._internal.oidc import require_token, token_for
 
         require_token(label, env)
         audience = auth.audience
         if authority:
             common["authority"] = authority
         return ClientAssertionCredential(
-            str(tenant_id), str(client_id), lambda: github_oidc_token(env, audience, label), **common)
+            str(tenant_id), str(client_id), lambda: token_for(label, audience, env, timeout=30).reveal(), **common)
     if authority:
         common["authority"] = authority
     return DefaultAzureCredential(exclude_managed_identity_credential=not auth.managed_identity, **common)
