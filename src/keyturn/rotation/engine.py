@@ -163,11 +163,14 @@ class Rotation(SecretOp):
         if self.supplied is not None and (self.issuer is None or not self.issuer.fields):
             # A value a person supplied is known now: every target must be able to hold it
             # before the lease, the pending entry or the store is touched.
-            generation = max([doc.current.generation if doc.current else 0]
-                             + [v.generation for v in doc.versions]) + 1
-            self.preflight_targets(self.targets, self.supplied, generation)
+            self.preflight_targets(self.targets, self.supplied, self._next_generation(doc))
         if self.issuer is not None:
             self.issuer.preflight(doc.current.credential if doc.current else "")
+
+    @staticmethod
+    def _next_generation(doc: JournalDoc) -> int:
+        """The generation a new rotation makes: one past every version the journal tracks."""
+        return max([doc.current.generation if doc.current else 0] + [v.generation for v in doc.versions]) + 1
 
     def _fresh(self, doc: JournalDoc) -> OpRecord:
         state = self.store.describe(self.ref)
@@ -175,7 +178,7 @@ class Rotation(SecretOp):
         if cur is not None and cur.version == state.current:
             self._refuse_too_soon(cur.since)  # raised before the journal is written
         old_gen = cur.generation if cur else 0
-        generation = max([old_gen] + [v.generation for v in doc.versions]) + 1
+        generation = self._next_generation(doc)
         old_credential = ""
         if self.issuer is not None and state.current:
             known = cur.credential if cur is not None and cur.version == state.current else ""
@@ -309,14 +312,16 @@ class Rotation(SecretOp):
         rid = op.rotation_id
         issuer = self.issuer
         if issuer is None:
+            adopted = self.store.read_pending(self.ref, rid) if self.journal.resumed else None
+            if adopted is not None:  # killed after the pending write, before 'verified' was written
+                other = self.supplied is not None and not adopted.same_as(self.supplied)
+                self.step("adopted the pending value of the interrupted attempt"
+                          + (" (not the one supplied now: `keyturn abort` first to use that)" if other else ""))
+                return op, adopted
             value = self.supplied if self.supplied is not None else generate(self.config.generator.type,
                                                                                **self.params)
-            pending = self.store.create_pending(self.ref, rid, value)  # a re-run adopts its earlier value
-            if self.journal.resumed and not secrets.compare_digest(pending.reveal(), value.reveal()):
-                self.step("kept the pending value of the interrupted attempt"
-                          + (" (not the one supplied now: `keyturn abort` first to use that)"
-                             if self.supplied is not None else ""))
-            return op, pending
+            self.store.create_pending(self.ref, rid, value)
+            return op, value
         if op.issuing and op.credential:
             adopted = self.store.read_pending(self.ref, rid)
             if adopted is not None:  # killed after the pending write: adopt it
@@ -437,7 +442,7 @@ class Rotation(SecretOp):
         return op.with_(promoted_at=iso(now), grace_until=grace_until)
 
     def _promote(self, op: OpRecord, pending: SecretValue) -> OpRecord:
-        if not op.promoted_at:  # a journal written before 'verified' carried the promotion time
+        if not op.promoted_at:  # a journal of an earlier keyturn reached 'verified' without it
             op = self.journal.checkpoint(self._promotion_times(op))
         new_version = self.store.promote(self.ref, op.rotation_id, pending, op.store_head)
         faults.point("promote-write")
