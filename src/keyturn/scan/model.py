@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keyturn.scan.detectors import Detector
 
 #: Output formats of ``keyturn scan``.
 FORMATS = ("text", "json", "sarif")
@@ -106,7 +109,7 @@ class ScanResult:
     findings: list[Finding]
     summary: Summary
     #: ``--config`` rules (:class:`~keyturn.scan.detectors.Detector`), described in SARIF beside the built-in ones
-    custom_rules: tuple[Any, ...] = ()
+    custom_rules: tuple[Detector, ...] = ()
 
     @property
     def new_findings(self) -> list[Finding]:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from keyturn.validators.aws_sts_config import AwsStsCheckConfig
 
 
-#: the field pairs tried when none is configured: IAM's own names, then the aws-iam issuer's
-DEFAULT_FIELDS = (("AccessKeyId", "SecretAccessKey"), ("access_key_id", "secret_access_key"))
+#: the field names IAM's CreateAccessKey answers with
+IAM_FIELDS = ("AccessKeyId", "SecretAccessKey")
 
 
 class AwsStsCheck:
@@ -47,9 +47,12 @@ class AwsStsCheck:
         self.region, self.endpoint_url = region, endpoint_url
         self.fields: tuple[tuple[str, str], ...]
         if access_key_id_field or secret_access_key_field:
-            self.fields = ((access_key_id_field or "AccessKeyId", secret_access_key_field or "SecretAccessKey"),)
-        else:
-            self.fields = DEFAULT_FIELDS
+            self.fields = ((access_key_id_field or IAM_FIELDS[0], secret_access_key_field or IAM_FIELDS[1]),)
+        else:  # IAM's own names, then those the aws-iam issuer stores
+            from keyturn.issuers.aws_iam import AwsIamKeyGen
+
+            issued_id, issued_secret = AwsIamKeyGen.FIELDS
+            self.fields = (IAM_FIELDS, (issued_id, issued_secret))
         self.expect_account = expect_account
         self.timeout = float(timeout)
         self._environ = environ
