@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,18 +110,8 @@ def build(findings: list[Finding], previous: dict[str, Any] | None = None) -> di
 
 
 def write(path: str, data: dict[str, Any]) -> None:
-    from keyturn._internal.atomic import special_file
+    """The updated baseline, atomically (:func:`~keyturn._internal.atomic.write_atomic`,
+    which never renames over a device or a FIFO)."""
+    from keyturn._internal.atomic import write_atomic
 
-    if special_file(path):
-        raise UsageError(f"--baseline {path}: not a regular file (a device or a FIFO) — name a file to update")
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keyturn-baseline-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", 0o644)

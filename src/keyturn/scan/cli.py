@@ -134,7 +134,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     p.set_defaults(func=run)
 
 
-def _write_atomic(path: str, text: str) -> None:
+def _write_output(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"--output {path}: is a directory — name a file")
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"keyturn scan: wrote {len(result.findings)} finding(s) to {args.baseline}", file=sys.stderr)
     text = render(result, fmt)
     if args.output:
-        _write_atomic(args.output, text)
+        _write_output(args.output, text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
