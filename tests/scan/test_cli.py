@@ -306,3 +306,16 @@ def test_output_to_a_fifo_or_device_is_written_in_place_never_replaced(tmp_path:
     with pytest.raises(AtomicWriteError):
         write_atomic(fifo, "x")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_output_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    """``--output /dev/stdout`` with stdout sent to a file: /dev/stdout is a symlink to a
+    regular file, and renaming over it would replace the link (as root, in /dev)."""
+    (tmp_path / "a.txt").write_text("hello\n")
+    real = tmp_path / "real.json"
+    real.write_text("old\n")
+    link = tmp_path / "stdout"
+    link.symlink_to(real)
+    res = run_scan([str(tmp_path / "a.txt"), "--format", "json", "--output", str(link)])
+    assert res.code == 0, res.err
+    assert link.is_symlink() and '"findings": []' in real.read_text()

@@ -141,9 +141,10 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int = 0o
 
 
 def write_output(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
-    """A command's ``--output``: atomically to a file, or in place to a device or FIFO
-    (``/dev/null``, ``/dev/stdout``), which is never replaced."""
-    if special_file(path):
+    """A command's ``--output``: atomically to a file; in place to a device or FIFO
+    (``/dev/null``) and through a symlink (``/dev/stdout`` when the shell sent stdout to a
+    file), neither of which is ever replaced."""
+    if os.path.islink(path) or special_file(path):
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return
